@@ -1,0 +1,45 @@
+"""archsearch: neural architecture search and CNN benchmarking.
+
+The pipeline, one stage per module::
+
+    load_space(name)            space spec (YAML)        archsearch.space
+      → space.sample_architecture(trial, input_size)   → Architecture (frozen, JSON)
+      → build_model(arch, num_classes, in_channels)    → nn.Module
+      → train / evaluate → profile → Optuna study → report   (later stages)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import zoo
+from .architecture import Architecture, BlockSpec, Head, LayerShape
+from .blocks import create_block, list_blocks, register_block
+from .build import build_model
+from .errors import ArchitectureError, ArchsearchError, BlockArgumentError, SpaceError
+from .space import SearchSpace, list_spaces, load_space
+
+try:
+    __version__ = version("archsearch")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "Architecture",
+    "ArchitectureError",
+    "ArchsearchError",
+    "BlockArgumentError",
+    "BlockSpec",
+    "Head",
+    "LayerShape",
+    "SearchSpace",
+    "SpaceError",
+    "__version__",
+    "build_model",
+    "create_block",
+    "list_blocks",
+    "list_spaces",
+    "load_space",
+    "register_block",
+    "zoo",
+]

@@ -1,0 +1,46 @@
+"""Errors that carry one clear message for the user.
+
+Every error a user can cause with bad input (a space file, an architecture, block arguments)
+derives from :class:`ArchsearchError`; the CLI prints its message and exits with status 2
+instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+
+class ArchsearchError(ValueError):
+    """Base of user-facing errors: the message alone says what is wrong and where."""
+
+
+class BlockArgumentError(ArchsearchError):
+    """A block was given an argument it does not accept, or a value outside its range."""
+
+    def __init__(self, block: str, argument: str, message: str) -> None:
+        self.block = block
+        self.argument = argument
+        self.reason = message
+        super().__init__(f"block '{block}', argument '{argument}': {message}")
+
+
+class ArchitectureError(ArchsearchError):
+    """An architecture is malformed or impossible (channels, strides, input size)."""
+
+    def __init__(self, location: str, field: str, message: str) -> None:
+        self.location = location
+        self.field = field
+        self.reason = message
+        where = f"{location}, field '{field}'" if field else location
+        super().__init__(f"{where}: {message}")
+
+
+class SpaceError(ArchsearchError):
+    """A search-space file is malformed: names the file, the line when known, and the field."""
+
+    def __init__(self, source: str, field: str, message: str, line: int | None = None) -> None:
+        self.source = source
+        self.field = field
+        self.line = line
+        self.reason = message
+        where = f"{source}:{line}" if line is not None else source
+        what = f" {field}:" if field else ""
+        super().__init__(f"{where}:{what} {message}")

@@ -1,0 +1,81 @@
+"""Search spaces: YAML files → :class:`SearchSpace` → sampled :class:`~archsearch.Architecture`.
+
+Built-in spaces are the YAML files of the repository's ``search_spaces/`` folder, shipped in
+the package as ``archsearch.search_spaces``; any other file is loaded by its path.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from ..errors import SpaceError
+from ._yaml import load_yaml
+from .distributions import Categorical, Distribution, Fixed, FloatRange, IntRange
+from .spec import DEFAULT_HYPERPARAMETERS, HYPERPARAMETERS, SearchSpace, parse_space
+
+_BUILTIN_PACKAGE = "archsearch.search_spaces"
+
+
+def list_spaces() -> list[str]:
+    """Names of the built-in spaces (``mobile``, ``resnet``, ``inception``, ``mixed`` ...)."""
+    folder = resources.files(_BUILTIN_PACKAGE)
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml")
+    )
+
+
+def load_space(name_or_path: str | Path, check: bool = True) -> SearchSpace:
+    """Load a built-in space by name, or a space file by path, and validate it.
+
+    With ``check`` (the default), a few architectures are sampled for each of the space's
+    ``input_sizes`` and checked, so a space that yields impossible networks fails here.
+    Raises :class:`~archsearch.SpaceError` naming the file, line and field of any problem.
+    """
+    text, source = _read(name_or_path)
+    data, lines = load_yaml(text, source)
+    space = parse_space(data, source, lines)
+    if check:
+        space.check_feasible()
+    return space
+
+
+def _read(name_or_path: str | Path) -> tuple[str, str]:
+    text_name = str(name_or_path)
+    path = Path(text_name)
+    is_path = path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_name
+    if not is_path:
+        resource = resources.files(_BUILTIN_PACKAGE) / f"{text_name}.yaml"
+        if not resource.is_file():
+            raise SpaceError(
+                text_name,
+                "",
+                f"no built-in space of this name (built-in: {', '.join(list_spaces())});"
+                " or give the path of a .yaml file",
+            )
+        return resource.read_text(encoding="utf-8"), f"{text_name} (built-in)"
+    if not path.is_file():
+        raise SpaceError(text_name, "", "file not found" if not path.exists() else "not a file")
+    try:
+        return path.read_text(encoding="utf-8"), text_name
+    except UnicodeDecodeError:
+        raise SpaceError(text_name, "", "not a text file (UTF-8 expected)") from None
+    except OSError as err:
+        raise SpaceError(text_name, "", f"cannot read: {err.strerror}") from None
+
+
+__all__ = [
+    "DEFAULT_HYPERPARAMETERS",
+    "HYPERPARAMETERS",
+    "Categorical",
+    "Distribution",
+    "Fixed",
+    "FloatRange",
+    "IntRange",
+    "SearchSpace",
+    "list_spaces",
+    "load_space",
+    "parse_space",
+]

@@ -1,0 +1,1 @@
+"""Built-in search-space files (data). Installed as the package ``archsearch.search_spaces``."""
