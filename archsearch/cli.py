@@ -182,6 +182,256 @@ def zoo(
     out.print(table)
 
 
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``1x3x224x224`` → (1, 3, 224, 224)."""
+    try:
+        shape = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        raise ArchsearchError(f"--input '{text}': expected N x C x H x W, e.g. 1x3x224x224")
+    return shape
+
+
+def load_architecture_file(path: str) -> Any:
+    from pathlib import Path
+
+    from .architecture import Architecture
+
+    file = Path(path)
+    if not file.is_file():
+        raise ArchsearchError(f"{path}: file not found")
+    try:
+        return Architecture.from_json(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ArchsearchError(f"{path}: not a text file (JSON expected)") from None
+    except ArchsearchError as error:
+        raise ArchsearchError(f"{path}: {error}") from None
+
+
+@app.command()
+@user_errors
+def profile(
+    model: Annotated[
+        str | None, typer.Option("--model", help="A zoo network (see `archsearch zoo`).")
+    ] = None,
+    arch: Annotated[str | None, typer.Option("--arch", help="An architecture JSON file.")] = None,
+    space: Annotated[
+        str | None,
+        typer.Option("--space", help="Sample the architecture from this space (with --seed)."),
+    ] = None,
+    seed: SeedOpt = 0,
+    input_shape: Annotated[str, typer.Option("--input", help="N x C x H x W.")] = "1x3x224x224",
+    batch: Annotated[
+        int | None, typer.Option("--batch", min=1, help="Batch size (overrides N of --input).")
+    ] = None,
+    classes: Annotated[
+        int | None,
+        typer.Option(
+            "--classes", min=1, help="Output classes (default: 1000 for --model, else 10)."
+        ),
+    ] = None,
+    latency: Annotated[bool, typer.Option("--latency", help="Also measure latency.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for latency.")] = None,
+    dtype: Annotated[str, typer.Option(help="float32, bfloat16 or float16.")] = "float32",
+    train: Annotated[
+        bool, typer.Option("--train", help="Time a training step, not inference.")
+    ] = False,
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="Show every layer.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Profile a network: params, FLOPs (multiply-adds), memory access cost, latency, and
+    ShuffleNetV2 guideline findings.
+
+    Example: archsearch profile --model resnet50 --input 1x3x224x224 --latency
+    """
+    from . import zoo as model_zoo
+    from .profiler import profile_model
+    from .space import load_space
+
+    sources = [s for s in (model, arch, space) if s is not None]
+    if len(sources) != 1:
+        raise ArchsearchError("give exactly one of --model, --arch or --space")
+    shape = parse_shape(input_shape)
+    if batch is not None:
+        shape = (batch, *shape[1:])
+    if model is not None:
+        architecture = model_zoo.get(model)
+        name = model
+    elif arch is not None:
+        architecture = load_architecture_file(arch)
+        name = arch
+    else:
+        architecture = load_space(space).sample(1, seed=seed, input_size=(shape[2], shape[3]))[0]
+        name = f"{space} seed {seed}"
+    num_classes = classes or (1000 if model is not None else 10)
+    result = profile_model(
+        architecture,
+        shape,
+        num_classes=num_classes,
+        dtype=dtype,
+        latency=latency,
+        device=device,
+        threads=threads,
+        train=train,
+    )
+    if as_json:
+        data = {"model": name, "id": architecture.id, **result.to_dict(per_layer=per_layer)}
+        out.print_json(json.dumps(data, default=str))
+        return
+    print_profile(name, architecture, result, per_layer)
+
+
+def print_profile(name: str, architecture: Any, result: Any, per_layer: bool) -> None:
+    totals = Table(
+        "measure",
+        "value",
+        "unit",
+        title=f"{name}  ({architecture.id})  input"
+        f" {'x'.join(map(str, result.input_shape))}, {result.dtype}",
+    )
+    totals.add_row("params", f"{result.params:,}", f"({result.trainable_params:,} trainable)")
+    totals.add_row("flops", f"{result.flops:,}", "multiply-adds, conv + linear")
+    totals.add_row("flops_other", f"{result.flops_other:,}", "norm, activation, pooling ...")
+    totals.add_row("mac", f"{result.mac:,}", f"elements ({result.mac_bytes / 2**20:,.1f} MiB)")
+    totals.add_row("peak activations", f"{result.peak_activation_bytes / 2**20:,.2f}", "MiB")
+    for key, value in result.summary().items():
+        totals.add_row(key, f"{value:.3f}" if value % 1 else f"{value:.0f}", "")
+    if result.latency is not None:
+        lat = result.latency
+        totals.add_row("latency (median)", f"{lat.median_ms:.3f}", f"ms per batch of {lat.batch}")
+        totals.add_row(
+            "latency p90 / CV",
+            f"{lat.p90_ms:.3f} / {100 * lat.cv:.1f}%",
+            f"{lat.repeats} repeats x {lat.iterations}",
+        )
+        totals.add_row(
+            "measured on",
+            f"{lat.device} ({lat.device_name})",
+            f"{lat.threads} threads, {lat.mode}, torch {lat.torch_version}",
+        )
+    out.print(totals)
+    kinds = result.by_operator()
+    table = Table(
+        "operator kind",
+        "ops",
+        "flops",
+        "flops_other",
+        "mac",
+        "mac %",
+        *(["time %"] if "time_share" in kinds else []),
+        title="By operator kind",
+    )
+    for kind, row in kinds.iterrows():
+        cells = [
+            str(kind),
+            f"{int(row['ops']):,}",
+            f"{int(row['flops']):,}",
+            f"{int(row['flops_other']):,}",
+            f"{int(row['mac']):,}",
+            f"{100 * row['mac_share']:.1f}",
+        ]
+        if "time_share" in kinds:
+            cells.append(f"{100 * row['time_share']:.1f}")
+        table.add_row(*cells)
+    out.print(table)
+    if per_layer:
+        layers = Table("module", "type", "flops", "mac", "output", title="By module")
+        for path, row in result.by_module().iterrows():
+            layers.add_row(
+                str(path),
+                row["module_type"],
+                f"{row['flops']:,}",
+                f"{row['mac']:,}",
+                "x".join(map(str, row["out_shape"])),
+            )
+        out.print(layers)
+    if result.findings:
+        findings = Table(
+            "", "layer", "figure", "finding", "suggestion", title="ShuffleNetV2 guideline findings"
+        )
+        for f in result.findings:
+            findings.add_row(
+                f.guideline,
+                f.layer or "(network)",
+                f"{f.figure:g} {f.unit}",
+                f.message,
+                f.suggestion,
+            )
+        out.print(findings)
+    else:
+        out.print("No guideline findings.")
+    if result.unsupported_ops:
+        err.print(f"[yellow]not counted:[/] {dict(result.unsupported_ops)}")
+
+
+bench_app = typer.Typer(
+    help="Benchmarks on this machine.\n\nExample: archsearch bench guidelines",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("guidelines")
+@user_errors
+def bench_guidelines(
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
+    width: Annotated[
+        int | None,
+        typer.Option(
+            min=8,
+            help="Base channel width (default 64 on CPU, 128 on CUDA, as the paper's GPU runs).",
+        ),
+    ] = None,
+    size: Annotated[int, typer.Option(min=4, help="Feature-map side.")] = 56,
+    batch: Annotated[int, typer.Option(min=1)] = 1,
+    rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds per variant.")] = 3,
+) -> None:
+    """Re-run the four ShuffleNetV2 guideline experiments (Tables 1–4) on this machine.
+
+    Example: archsearch bench guidelines --device cpu --threads 2
+    """
+    from rich.progress import Progress
+
+    from .profiler.bench import run_guideline_benchmarks
+
+    with Progress(transient=True, console=err) as bar:
+        task = bar.add_task("timing", total=None)
+        tables = run_guideline_benchmarks(
+            device,
+            threads,
+            width,
+            size,
+            batch,
+            rounds,
+            progress=lambda s: bar.update(task, description=s),
+        )
+    for t in tables:
+        table = Table(
+            "variant",
+            "flops",
+            "ms",
+            "images/s",
+            "relative",
+            "paper (GPU)",
+            title=f"{t.guideline} — {t.title}",
+        )
+        for row in t.rows:
+            table.add_row(
+                row.variant,
+                f"{row.flops:,}",
+                f"{row.median_ms:.3f}",
+                f"{row.images_per_s:,.1f}",
+                f"{row.relative:.2f}",
+                "" if row.paper_relative is None else f"{row.paper_relative:.2f}",
+            )
+        out.print(table)
+        verdict = "[green]holds here[/]" if t.holds else "[yellow]does not hold here[/]"
+        out.print(f"paper: {t.expected} — {verdict}\n")
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="archsearch")
