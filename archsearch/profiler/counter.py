@@ -9,6 +9,7 @@ diagnostics count parallel branches.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import weakref
 from collections import Counter
@@ -142,14 +143,7 @@ class _Counter(TorchDispatchMode):
             return out  # a pure view: metadata only, nothing to report
         module = self.stack[-1]
         if self.module_types.get(module) == ChannelShuffle.__name__:
-            cost = OpCost(
-                "channel shuffle",
-                cost.flops,
-                cost.flops_other,
-                cost.reads,
-                cost.writes,
-                cost.detail,
-            )
+            cost = dataclasses.replace(cost, kind="channel shuffle")
         block = next((m for m in reversed(self.stack) if m in self.blocks), "")
         self.result.records.append(
             OpRecord(
@@ -182,9 +176,23 @@ def _broadcast_shape(args: Any) -> Any:
     return torch.empty(shape, dtype=torch.result_type(a, b), device="meta")
 
 
+def _conv_shape(args: Any) -> Any:
+    x, weight, _bias, stride, padding, dilation, transposed = args[:7]
+    if transposed:
+        return None
+    spatial = [
+        (size + 2 * pad - dil * (k - 1) - 1) // st + 1
+        for size, k, st, pad, dil in zip(
+            x.shape[2:], weight.shape[2:], stride, padding, dilation, strict=True
+        )
+    ]
+    return x.new_empty((x.shape[0], weight.shape[0], *spatial))
+
+
 # Output shapes of the most frequent operators, computed directly: PyTorch's meta kernels
 # for these run Python decompositions that dominate the counting time. Used on meta only.
 _META_SHORTCUTS: dict[Any, Any] = {
+    aten.convolution: _conv_shape,
     aten.native_batch_norm: _batch_norm_shape,
     aten._native_batch_norm_legit_no_training: _batch_norm_shape,
     **{
@@ -223,16 +231,22 @@ def count(model: nn.Module, example: torch.Tensor, *, timed_runs: int = 0) -> Co
             state = {name: torch.empty_like(t, device="meta") for name, t in state.items()}
     mode = _Counter(module_types, blocks, timed=timed_runs > 0, device=example.device)
 
-    def enter(name: str) -> Any:
-        return lambda _module, _args: mode.stack.append(name)
+    names = {id(module): name for name, module in model.named_modules()}
+
+    # Two global hooks instead of two per module: registering thousands of handles costs more
+    # than the whole counting pass.
+    def enter(module: nn.Module, _args: Any) -> None:
+        mode.stack.append(names.get(id(module), mode.stack[-1]))
 
     def leave(_module: nn.Module, _args: Any, _out: Any) -> None:
         mode.stack.pop()
 
-    handles = []
-    for name, module in model.named_modules():
-        handles.append(module.register_forward_pre_hook(enter(name)))
-        handles.append(module.register_forward_hook(leave))
+    from torch.nn.modules.module import (
+        register_module_forward_hook,
+        register_module_forward_pre_hook,
+    )
+
+    handles = [register_module_forward_pre_hook(enter), register_module_forward_hook(leave)]
     was_training = [m.training for m in model.modules()]
     model.eval()
     for tensor in state.values():

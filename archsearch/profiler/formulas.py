@@ -53,7 +53,13 @@ class OpCost:
     flops_other: int = 0
     reads: int = 0
     writes: int = 0
-    detail: str = ""
+    kernel: tuple[int, ...] = ()  # conv and pooling window
+    groups: int = 1
+
+    @property
+    def detail(self) -> str:
+        window = f"k={'x'.join(map(str, self.kernel))}" if self.kernel else ""
+        return f"{window} g={self.groups}" if self.groups > 1 else window
 
 
 Formula = Callable[[Sequence[Any], dict[str, Any], Any], OpCost]
@@ -89,8 +95,8 @@ def conv_cost(args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost:
         kind = "group conv"
     else:
         kind = "conv"
-    detail = f"k={'x'.join(map(str, weight.shape[2:]))} g={groups}"
-    return OpCost(kind, flops, 0, x.numel() + weight.numel() + _numel(bias), y.numel(), detail)
+    reads = x.numel() + weight.numel() + _numel(bias)
+    return OpCost(kind, flops, 0, reads, y.numel(), tuple(weight.shape[2:]), groups)
 
 
 def addmm_cost(args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost:
@@ -138,9 +144,9 @@ def pool_cost(args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost:
     x, y = args[0], _first(out)
     kernel = args[1] if len(args) > 1 else kwargs["kernel_size"]
     sizes = list(kernel) if isinstance(kernel, (list, tuple)) else [kernel]
-    window = math.prod(sizes * 2 if len(sizes) == 1 else sizes)
+    window = tuple(sizes * 2 if len(sizes) == 1 else sizes)
     # one compare (max) or add (average) per window element of every output
-    return OpCost("pooling", 0, y.numel() * window, x.numel(), y.numel(), f"k={window}")
+    return OpCost("pooling", 0, y.numel() * math.prod(window), x.numel(), y.numel(), window)
 
 
 def adaptive_pool_cost(args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost:

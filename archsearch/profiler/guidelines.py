@@ -108,7 +108,7 @@ def fragments_by_block(
 
 def _is_fragment(op: OpRecord) -> bool:
     kind = op.cost.kind
-    return kind.endswith("conv") or (kind == "pooling" and op.cost.detail.startswith("k="))
+    return kind.endswith("conv") or (kind == "pooling" and bool(op.cost.kernel))
 
 
 def diagnose(
@@ -125,9 +125,8 @@ def diagnose(
             continue
         n, c1, h_in, w_in = op.in_shape
         _, c2, h, w = op.out_shape
-        groups = int(op.cost.detail.split("g=")[1])
-        kernel = op.cost.detail.split()[0]
-        if op.cost.kind == "conv" and kernel == "k=1x1" and (h, w) == (h_in, w_in):
+        groups, kernel = op.cost.groups, op.cost.kernel
+        if op.cost.kind == "conv" and kernel == (1, 1) and (h, w) == (h_in, w_in):
             _, excess = g1_excess(n * h * w, c1, c2)
             if excess > t.g1_excess_percent:
                 findings.append(
@@ -143,7 +142,7 @@ def diagnose(
                     )
                 )
         elif op.cost.kind == "group conv":
-            area = math.prod(int(k) for k in kernel[2:].split("x"))
+            area = math.prod(kernel)
             increase = g2_increase(n * h_in * w_in, n * h * w, c1, c2, groups, area)
             if increase > t.g2_increase_percent:
                 findings.append(
