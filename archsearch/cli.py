@@ -366,6 +366,391 @@ def print_profile(name: str, architecture: Any, result: Any, per_layer: bool) ->
         err.print(f"[yellow]not counted:[/] {dict(result.unsupported_ops)}")
 
 
+ObjectivesOpt = Annotated[
+    str,
+    typer.Option(
+        help="Comma-separated: accuracy, flops, params, mac, latency (one:"
+        " single-objective study; several: multi-objective)."
+    ),
+]
+DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+DatasetOpt = Annotated[
+    str,
+    typer.Option(
+        help="digits (built-in), synthetic, mnist:DIR, fashion-mnist:DIR,"
+        " cifar10:DIR or folder:DIR."
+    ),
+]
+
+
+@app.command()
+@user_errors
+def run(
+    space: SpaceOpt = "mobile",
+    dataset: DatasetOpt = "digits",
+    searcher: Annotated[
+        str,
+        typer.Option(
+            help="tpe (default: sample-efficient, multi-objective), nsga2, random or grid."
+        ),
+    ] = "tpe",
+    objectives: ObjectivesOpt = "accuracy,flops",
+    trials: Annotated[int, typer.Option(min=1, help="Completed trials to reach.")] = 80,
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="Epochs per candidate (overrides the space).")
+    ] = None,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Run name: files go to RUNS_DIR/NAME (default: SPACE-SEARCHER)."),
+    ] = None,
+    runs_dir: Annotated[str, typer.Option("--runs-dir")] = "runs",
+    reports_dir: Annotated[str, typer.Option("--reports-dir")] = "reports",
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Any Optuna storage URL (default: SQLite in the run's folder)."),
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study name in --storage.")] = None,
+    pruner: Annotated[
+        str, typer.Option(help="median, hyperband or none (single-objective studies).")
+    ] = "median",
+    max_flops: Annotated[float | None, typer.Option("--max-flops")] = None,
+    max_params: Annotated[float | None, typer.Option("--max-params")] = None,
+    max_mac: Annotated[float | None, typer.Option("--max-mac")] = None,
+    max_latency_ms: Annotated[float | None, typer.Option("--max-latency-ms")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for latency.")] = None,
+) -> None:
+    """Search a space for accurate, cheap networks; results stay in a resumable Optuna study.
+
+    Example: archsearch run --space mobile
+    """
+    from .run import RunConfig, run_search
+
+    config = RunConfig(
+        space=space,
+        dataset=dataset,
+        searcher=searcher,
+        objectives=tuple(o.strip() for o in objectives.split(",") if o.strip()),
+        trials=trials,
+        timeout=timeout,
+        epochs=epochs,
+        device=device,
+        seed=seed,
+        name=name,
+        runs_dir=runs_dir,
+        reports_dir=reports_dir,
+        storage=storage,
+        study=study,
+        pruner=pruner,
+        max_flops=max_flops,
+        max_params=max_params,
+        max_mac=max_mac,
+        max_latency_ms=max_latency_ms,
+        latency_threads=threads,
+    )
+    _run_with_progress(lambda progress: run_search(config, progress=progress), config)
+
+
+def _run_with_progress(start: Any, config: Any) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from .run import RunProgress
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        trials_task = bar.add_task("trials", total=config.trials)
+        epoch_task = bar.add_task("candidate", total=1, visible=False)
+
+        def on_start(name: str, done: int, total: int) -> None:
+            bar.update(trials_task, description=f"run {name}", completed=done, total=total)
+
+        def on_candidate(number: int, arch: Any, epochs: int) -> None:
+            text = str(arch)
+            text = text if len(text) < 70 else text[:67] + "..."
+            bar.update(
+                epoch_task,
+                description=f"#{number} {text}",
+                completed=0,
+                total=epochs,
+                visible=True,
+            )
+
+        def on_epoch(number: int, epoch: int, accuracy: float) -> None:
+            bar.update(epoch_task, completed=epoch + 1)
+
+        def on_trial(trial: Any, best: dict[str, float]) -> None:
+            from .study import completed as done_trials
+
+            attrs = trial.user_attrs
+            status = attrs.get("status", trial.state.name.lower())
+            detail = (
+                f"acc {attrs.get('val_accuracy', 0):.3f}  flops {attrs.get('flops', 0):,}"
+                if status == "ok"
+                else attrs.get("reason", "")
+            )
+            best_text = "  ".join(
+                f"{k} {v:.4f}" if k == "accuracy" else f"{k} {v:,.6g}" for k, v in best.items()
+            )
+            bar.console.print(
+                f"#{trial.number:<4} {status:<10} {detail}   [dim]best: {best_text}[/]"
+            )
+            bar.update(trials_task, completed=len(done_trials(trial_study[0])))
+
+        trial_study: list[Any] = []
+        progress = RunProgress(
+            on_start=on_start,
+            on_candidate=on_candidate,
+            on_epoch=on_epoch,
+            on_trial=lambda t, b: on_trial(t, b),
+        )
+        original = progress.on_start
+
+        def remember(name: str, done: int, total: int) -> None:
+            import optuna
+
+            trial_study.clear()
+            trial_study.append(
+                optuna.load_study(
+                    study_name=config.study or name, storage=_storage_of(config, name)
+                )
+            )
+            original(name, done, total)
+
+        progress.on_start = remember
+        try:
+            result = start(progress)
+        except KeyboardInterrupt:
+            bar.stop()
+            err.print(
+                "[yellow]stopped[/]: completed trials are saved; run the same command"
+                " again to continue."
+            )
+            raise typer.Exit(130) from None
+        bar.update(epoch_task, visible=False)
+    print_run_result(result)
+
+
+def _storage_of(config: Any, name: str) -> str:
+    from pathlib import Path
+
+    return config.storage or f"sqlite:///{(Path(config.runs_dir) / name / 'study.db').as_posix()}"
+
+
+def print_run_result(result: Any) -> None:
+    counts = result.counts
+    out.print(
+        f"\n[bold]{result.name}[/]: {counts['ok']} completed, {counts['pruned']} pruned,"
+        f" {counts['failed']} failed, {counts['infeasible']} infeasible in"
+        f" {result.seconds:.0f} s"
+        + (
+            f" ({result.resumed_trials} interrupted trials retried)"
+            if result.resumed_trials
+            else ""
+        )
+    )
+    columns = {
+        "trial": ("number", "d"),
+        "id": ("arch_id", "s"),
+        "accuracy": ("accuracy", ".4f"),
+        "test acc.": ("test_accuracy", ".4f"),
+        "params": ("params", ","),
+        "flops": ("flops", ","),
+        "mac": ("mac", ","),
+        "latency ms": ("latency_ms", ".3f"),
+    }
+    shown = {
+        title: spec
+        for title, spec in columns.items()
+        if any(row.get(spec[0]) is not None for row in result.pareto)
+    }
+    table = Table(*shown, title="Pareto-optimal candidates")
+    for row in result.pareto:
+        table.add_row(
+            *("" if row.get(key) is None else format(row[key], fmt) for key, fmt in shown.values())
+        )
+    out.print(table)
+    for row in result.pareto:
+        out.print(f"  {row['arch_id']}  {row['architecture']}", soft_wrap=True)
+    out.print(
+        f"study: {result.files['study']}  (open with: optuna-dashboard {result.files['study']})",
+        soft_wrap=True,
+    )
+    out.print(f"trials: {result.files['trials_csv']}")
+    out.print(f"weights: {result.files['weights']}")
+
+
+def parse_hyperparameter(flag: str, text: str) -> Any:
+    """``1e-4:1e-1:log`` → a log range; ``32,64`` → choices; ``0.9`` → a fixed value."""
+    from .space.distributions import Categorical, Fixed, FloatRange, IntRange
+
+    def value(part: str) -> Any:
+        for cast in (int, float):
+            try:
+                return cast(part)
+            except ValueError:
+                pass
+        return part.strip()
+
+    if ":" in text:
+        parts = text.split(":")
+        log = len(parts) == 3 and parts[2] == "log"
+        if len(parts) not in (2, 3) or (len(parts) == 3 and not log):
+            raise ArchsearchError(f"{flag} '{text}': expected LOW:HIGH or LOW:HIGH:log")
+        low, high = value(parts[0]), value(parts[1])
+        if (
+            not all(isinstance(v, (int, float)) for v in (low, high))
+            or low > high
+            or (log and low <= 0)
+        ):
+            raise ArchsearchError(f"{flag} '{text}': expected LOW <= HIGH (LOW > 0 for log)")
+        if isinstance(low, int) and isinstance(high, int):
+            return IntRange(low, high, 1, log)
+        return FloatRange(float(low), float(high), None, log)
+    if "," in text:
+        return Categorical(tuple(value(p) for p in text.split(",") if p.strip()))
+    return Fixed(value(text))
+
+
+@app.command()
+@user_errors
+def tune(
+    arch: Annotated[str | None, typer.Option("--arch", help="Architecture JSON file.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="A zoo network.")] = None,
+    sampler: Annotated[str, typer.Option(help="random or grid.")] = "random",
+    trials: Annotated[int, typer.Option(min=1)] = 20,
+    space: Annotated[
+        str | None,
+        typer.Option(
+            "--space", help="Take the hyperparameters section of this space (default: mobile)."
+        ),
+    ] = None,
+    lr: Annotated[str | None, typer.Option("--lr", help="e.g. 1e-4:1e-1:log")] = None,
+    batch_size: Annotated[str | None, typer.Option("--batch-size", help="e.g. 32,64,128")] = None,
+    weight_decay: Annotated[str | None, typer.Option("--weight-decay")] = None,
+    momentum: Annotated[str | None, typer.Option("--momentum")] = None,
+    optimizer: Annotated[str | None, typer.Option("--optimizer", help="e.g. sgd,adamw")] = None,
+    label_smoothing: Annotated[str | None, typer.Option("--label-smoothing")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
+    dataset: DatasetOpt = "digits",
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    name: Annotated[
+        str | None, typer.Option(help="Run name (default: tune-MODEL-SAMPLER).")
+    ] = None,
+    runs_dir: Annotated[str, typer.Option("--runs-dir")] = "runs",
+    pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
+) -> None:
+    """Tune the training hyperparameters of one fixed architecture.
+
+    Example: archsearch tune --model mobilenet_v2 --sampler grid --lr 0.01,0.1 --batch-size 32,64
+    """
+    from pathlib import Path
+
+    from . import zoo as model_zoo
+    from .objective import Candidates
+    from .run import RunConfig, run_search
+    from .space import load_space
+
+    if (arch is None) == (model is None):
+        raise ArchsearchError("give exactly one of --arch or --model")
+    if sampler not in ("random", "grid"):
+        raise ArchsearchError(f"--sampler '{sampler}': choose random or grid")
+    architecture = load_architecture_file(arch) if arch else model_zoo.get(model or "")
+    base = load_space(space or "mobile")
+    flags = {
+        "lr": lr,
+        "batch_size": batch_size,
+        "weight_decay": weight_decay,
+        "momentum": momentum,
+        "optimizer": optimizer,
+        "label_smoothing": label_smoothing,
+    }
+    given = {
+        k: parse_hyperparameter(f"--{k.replace('_', '-')}", v)
+        for k, v in flags.items()
+        if v is not None
+    }
+    hyperparameters = given if given else dict(base.hyperparameters)
+    label = model or Path(arch or "arch").stem
+    config = RunConfig(
+        space=space or "mobile",
+        dataset=dataset,
+        searcher=sampler,
+        objectives=("accuracy",),
+        trials=trials,
+        epochs=epochs,
+        device=device,
+        seed=seed,
+        name=name or f"tune-{label}-{sampler}",
+        runs_dir=runs_dir,
+        pruner=pruner,
+    )
+    candidates = Candidates(
+        architecture=architecture, hyperparameters=hyperparameters, epochs=epochs
+    )
+    if sampler == "grid":
+        from .run import search_grid
+        from .searchers import grid_size
+
+        points = grid_size(search_grid(candidates))
+        err.print(f"grid: {points} points")
+    text = f"tune {architecture.to_json()} {sorted(given)}"
+    _run_with_progress(
+        lambda progress: run_search(
+            config, candidates=candidates, space_text=text, progress=progress
+        ),
+        config,
+    )
+
+
+@app.command()
+@user_errors
+def export(
+    run: Annotated[str, typer.Argument(help="Run folder or run name.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Output folder.")],
+    trial: Annotated[int | None, typer.Option("--trial", help="Trial number.")] = None,
+    best: Annotated[bool, typer.Option("--best", help="The best trial for --objective.")] = False,
+    objective: Annotated[str, typer.Option(help="Objective for --best.")] = "accuracy",
+    runs_dir: Annotated[str, typer.Option("--runs-dir")] = "runs",
+) -> None:
+    """Export a trained candidate: architecture JSON, weights, TorchScript, re-profiled.
+
+    Example: archsearch export runs/mobile-tpe --best --objective accuracy -o exported/
+    """
+    from pathlib import Path
+
+    from .export import export_trial, open_run, pick_trial
+
+    if trial is None and not best:
+        best = True
+    study = open_run(run, runs_dir)
+    chosen = pick_trial(study, trial, objective)
+    folder = Path(run) if (Path(run) / "study.db").is_file() else Path(runs_dir) / run
+    result = export_trial(study, chosen, output, folder / "weights")
+    for kind, path in result.files.items():
+        out.print(f"{kind:>12}: {path}")
+    verdict = "matches" if result.profile_matches else "[red]differs from[/]"
+    out.print(
+        f"re-profile: params {result.params:,}, flops {result.flops:,}, mac"
+        f" {result.mac:,} — {verdict} the study"
+    )
+
+
 bench_app = typer.Typer(
     help="Benchmarks on this machine.\n\nExample: archsearch bench guidelines",
     no_args_is_help=True,
@@ -434,6 +819,10 @@ def bench_guidelines(
 
 def main() -> None:
     """Console-script entry point."""
+    import optuna
+
+    # the commands print their own progress and failures; Optuna's log would repeat them
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     app(prog_name="archsearch")
 
 

@@ -80,3 +80,19 @@ class FloatRange:
 
 
 Distribution = Fixed | Categorical | IntRange | FloatRange
+
+
+def grid_values(dist: Distribution, points: int = 3) -> list[Any]:
+    """Finite values for a grid: a continuous range without a step becomes ``points`` values,
+    log-spaced for a log range (endpoints included)."""
+    values = dist.values()
+    if values is not None:
+        return values
+    assert isinstance(dist, FloatRange)
+    if points == 1:
+        return [dist.low]
+    if dist.log:
+        ratio = (dist.high / dist.low) ** (1 / (points - 1))
+        return [dist.low * ratio**i for i in range(points - 1)] + [dist.high]
+    step = (dist.high - dist.low) / (points - 1)
+    return [dist.low + step * i for i in range(points - 1)] + [dist.high]

@@ -236,6 +236,53 @@ class SearchSpace:
             options[name] = dist.suggest(trial, f"{prefix}.{kind}.{name}")
         return kind, options
 
+    def distributions(self, architecture: bool = True) -> dict[str, Distribution]:
+        """Every Optuna parameter the space can create, by name (conditional ones included).
+
+        Mirrors :meth:`sample_architecture` and :meth:`sample_hyperparameters`; fixed values
+        create no parameter and are left out. With ``architecture=False``, only the
+        hyperparameters.
+        """
+        found: dict[str, Distribution] = {}
+
+        def add(name: str, dist: Distribution | None) -> None:
+            if dist is not None and not isinstance(dist, Fixed):
+                found[name] = dist
+
+        if architecture:
+            add("width_multiplier", self.width_multiplier)
+            add("activation", self.activation)
+            add("stem.block", self.stem.block)
+            add("stem.stride", self.stem.stride)
+            add("stem.kernel_size", self.stem.kernel_size)
+            add("stem.out_channels", self.stem.out_channels)
+            add("stem.pool", self.stem.pool)
+            add("num_stages", self.num_stages)
+            for index, spec in enumerate(self.stages, start=1):
+                prefix = f"stage{index}"
+                add(f"{prefix}.depth", spec.depth)
+                add(f"{prefix}.out_channels", spec.out_channels)
+                add(f"{prefix}.stride", spec.stride)
+                depth = max(spec.depth.values() or [1]) if spec.per_block else 0
+                block_prefixes = (
+                    [f"{prefix}.block{p}" for p in range(1, depth + 1)]
+                    if spec.per_block
+                    else [prefix]
+                )
+                for block_prefix in block_prefixes:
+                    add(f"{block_prefix}.block", spec.block)
+                    for name, dist in spec.options.items():
+                        add(f"{block_prefix}.{name}", dist)
+                    for kind, options in spec.block_options.items():
+                        for name, dist in options.items():
+                            add(f"{block_prefix}.{kind}.{name}", dist)
+            add("head.conv_channels", self.head.conv_channels)
+            add("head.pool", self.head.pool)
+            add("head.dropout", self.head.dropout)
+        for name, dist in self.hyperparameters.items():
+            add(name, dist)
+        return found
+
     def sample_hyperparameters(self, trial: Suggester) -> dict[str, Any]:
         """Training hyperparameters: the space's, sampled, over :data:`DEFAULT_HYPERPARAMETERS`."""
         sampled = {name: dist.suggest(trial, name) for name, dist in self.hyperparameters.items()}
@@ -247,8 +294,12 @@ class SearchSpace:
         """``n`` architectures from Optuna's RandomSampler (for browsing and checks)."""
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "study created" line each time
+        try:
+            study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         return [self.sample_architecture(study.ask(), input_size) for _ in range(n)]
 
     def check_feasible(self, samples: int = 12, seed: int = 0) -> None:

@@ -1,0 +1,367 @@
+"""``run_search``: a whole search run, stored in an Optuna study that survives crashes.
+
+By default each run is a SQLite study at ``runs/<name>/study.db`` (readable by
+optuna-dashboard), with trained weights under ``runs/<name>/weights/`` and all trials as CSV.
+Re-running the same command continues the same study: completed trials are kept, a trial left
+running by a crash or ``kill -9`` is marked failed and retried, and the run ends with the
+requested number of completed trials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from .architecture import Architecture
+from .build import build_model
+from .data import Dataset, load_dataset
+from .errors import ArchsearchError
+from .objective import Candidates, TrialContext, evaluate_trial
+from .searchers import SEARCHERS, Budget, OptunaSearcher, grid_size
+from .space import Distribution, SearchSpace, load_space
+from .space.distributions import grid_values
+from .study import (
+    OBJECTIVES,
+    STATUS_FAILED,
+    completed,
+    pareto_trials,
+    status_counts,
+    test_accuracies,
+    trial_row,
+)
+from .train import evaluate, resolve_device
+
+# 80 trials of the mobile space on digits take about 5 minutes on 2 CPU cores (see
+# benchmarks/RESULTS.md), leaving room within the 10 minutes the default run must fit in.
+DEFAULT_TRIALS = 80
+GRID_POINTS_PER_RANGE = 3
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    space: str = "mobile"
+    dataset: str = "digits"
+    # TPE (multi-objective when several objectives): sample-efficient from the first trials;
+    # NSGA-II's first generation alone would spend most of a 40-trial budget at random.
+    searcher: str = "tpe"
+    objectives: tuple[str, ...] = ("accuracy", "flops")
+    trials: int = DEFAULT_TRIALS
+    timeout: float | None = None
+    epochs: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    name: str | None = None
+    runs_dir: str = "runs"
+    reports_dir: str = "reports"
+    storage: str | None = None
+    study: str | None = None
+    pruner: str = "median"  # single-objective studies only: median | hyperband | none
+    max_flops: float | None = None
+    max_params: float | None = None
+    max_mac: float | None = None
+    max_latency_ms: float | None = None
+    latency_threads: int | None = None
+    val_fraction: float = 0.2
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{Path(self.space).stem}-{self.searcher}"
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        limits = {
+            "max_flops": self.max_flops,
+            "max_params": self.max_params,
+            "max_mac": self.max_mac,
+            "max_latency_ms": self.max_latency_ms,
+        }
+        return {k: float(v) for k, v in limits.items() if v is not None}
+
+
+@dataclass
+class RunProgress:
+    """Callbacks the command line turns into a progress display (all optional)."""
+
+    on_start: Callable[[str, int, int], None] | None = None  # description, done, total
+    on_candidate: Callable[[int, Architecture, int], None] | None = None
+    on_epoch: Callable[[int, int, float], None] | None = None
+    on_trial: Callable[[optuna.trial.FrozenTrial, dict[str, float]], None] | None = None
+
+
+@dataclass
+class RunResult:
+    name: str
+    study: optuna.Study
+    run_dir: Path
+    storage: str
+    pareto: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    resumed_trials: int = 0
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def _validate(config: RunConfig) -> None:
+    unknown = [o for o in config.objectives if o not in OBJECTIVES]
+    if unknown or not config.objectives:
+        raise ArchsearchError(
+            f"--objectives: unknown '{','.join(unknown)}' (choose from {', '.join(OBJECTIVES)})"
+        )
+    if len(set(config.objectives)) != len(config.objectives):
+        raise ArchsearchError("--objectives: an objective is listed twice")
+    if config.searcher not in SEARCHERS:
+        raise ArchsearchError(
+            f"--searcher: unknown '{config.searcher}' (choose from {', '.join(SEARCHERS)})"
+        )
+    if config.pruner not in ("median", "hyperband", "none"):
+        raise ArchsearchError(f"--pruner: unknown '{config.pruner}' (median, hyperband, none)")
+    if config.trials < 1:
+        raise ArchsearchError("--trials must be at least 1")
+
+
+def _pruner(name: str, single: bool) -> optuna.pruners.BasePruner:
+    if not single or name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+
+
+def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> dict[str, Any]:
+    """What must match for a re-run to continue a stored study."""
+    fixed = candidates.architecture.id if candidates.architecture is not None else None
+    hp = (
+        {k: repr(v) for k, v in candidates.hyperparameters.items()}
+        if candidates.hyperparameters is not None
+        else None
+    )
+    return {
+        "space_sha256": hashlib.sha256(space_text.encode()).hexdigest(),
+        "dataset": config.dataset,
+        "objectives": list(config.objectives),
+        "searcher": config.searcher,
+        "constraints": config.constraints,
+        "epochs": config.epochs,
+        "architecture": fixed,
+        "hyperparameter_space": hp,
+    }
+
+
+def _recover_interrupted(study: optuna.Study) -> int:
+    """Trials left RUNNING by a dead process: mark them failed and queue them again."""
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    storage = study._storage
+    for trial in stale:
+        storage.set_trial_user_attr(trial._trial_id, "status", STATUS_FAILED)
+        storage.set_trial_user_attr(trial._trial_id, "reason", "interrupted (process died)")
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+    return len(stale)
+
+
+def search_grid(candidates: Candidates) -> dict[str, list[Any]]:
+    """The grid for GridSampler: every parameter, continuous ranges at 3 points."""
+    if candidates.hyperparameters is not None:
+        dists: dict[str, Distribution] = dict(candidates.hyperparameters)
+        if candidates.space is not None and candidates.architecture is None:
+            dists = {**candidates.space.distributions(), **dists}
+    elif candidates.space is not None:
+        dists = candidates.space.distributions(architecture=candidates.architecture is None)
+    else:
+        dists = {}
+    if candidates.epochs is not None:
+        dists.pop("epochs", None)
+    return {name: grid_values(d, GRID_POINTS_PER_RANGE) for name, d in dists.items()}
+
+
+def run_search(
+    config: RunConfig,
+    *,
+    candidates: Candidates | None = None,
+    space_text: str | None = None,
+    progress: RunProgress | None = None,
+    data: Dataset | None = None,
+) -> RunResult:
+    """Search (or, with a fixed architecture in ``candidates``, tune) and store the results."""
+    _validate(config)
+    progress = progress or RunProgress()
+    started = time.perf_counter()
+    if candidates is None:
+        space: SearchSpace = load_space(config.space)
+        candidates = Candidates(space=space, epochs=config.epochs)
+    if space_text is None:
+        space_text = _space_text(config.space) if candidates.space is not None else ""
+    data = data or load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
+    if candidates.space is not None and candidates.architecture is None:
+        size = data.input_size
+        candidates.space.sample(1, seed=config.seed, input_size=size)[0].infer_shapes(
+            data.in_channels, size
+        )
+    device = resolve_device(config.device)
+
+    name = config.run_name
+    run_dir = Path(config.runs_dir) / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    weights_dir = run_dir / "weights"
+    weights_dir.mkdir(exist_ok=True)
+    storage = config.storage or f"sqlite:///{(run_dir / 'study.db').as_posix()}"
+    study_name = config.study or name
+
+    grid = search_grid(candidates) if config.searcher == "grid" else None
+    trials = config.trials
+    if grid is not None:
+        points = grid_size(grid)
+        if points > trials:
+            raise ArchsearchError(
+                f"the grid has {points:,} points, more than the budget of {trials} trials:"
+                " narrow the space (fix more fields) or raise --trials"
+            )
+        trials = points
+    searcher = OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
+    directions = [OBJECTIVES[o] for o in config.objectives]
+    single = len(directions) == 1
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            directions=directions,
+            sampler=searcher.create_sampler(directions),
+            pruner=_pruner(config.pruner, single),
+            load_if_exists=True,
+        )
+    except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as err:
+        raise ArchsearchError(f"--storage '{storage}': {err}") from None
+    fingerprint = _fingerprint(config, space_text, candidates)
+    stored = study.user_attrs.get("fingerprint")
+    if stored is not None and stored != fingerprint:
+        changed = sorted(k for k in fingerprint if stored.get(k) != fingerprint[k])
+        raise ArchsearchError(
+            f"run '{name}' already exists in {storage} with different options"
+            f" ({', '.join(changed)}); choose another --name or delete {run_dir}"
+        )
+    if stored is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(config.objectives))
+        study.set_user_attr("fingerprint", fingerprint)
+        study.set_user_attr("config", {**asdict(config), "objectives": list(config.objectives)})
+        study.set_user_attr("space_yaml", space_text)
+        study.set_user_attr("dataset", data.describe())
+        study.set_user_attr("input_shape", [data.in_channels, *data.input_size])
+        study.set_user_attr("num_classes", data.num_classes)
+        study.set_user_attr("torch_version", torch.__version__)
+    study.set_user_attr("device", str(device))
+    resumed = _recover_interrupted(study)
+
+    ctx = TrialContext(
+        candidates=candidates,
+        data=data,
+        objectives=tuple(config.objectives),
+        constraints=config.constraints,
+        device=device,
+        seed=config.seed,
+        weights_dir=weights_dir,
+        latency_threads=config.latency_threads,
+        on_candidate=progress.on_candidate,
+        on_epoch=progress.on_epoch,
+    )
+    if progress.on_start is not None:
+        progress.on_start(name, len(completed(study)), trials)
+
+    class _Reporting(OptunaSearcher):
+        def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            if progress.on_trial is not None:
+                progress.on_trial(trial, _best(study, config.objectives))
+
+    reporting = _Reporting(config.searcher, seed=config.seed, grid=grid)
+    reporting.search(
+        study, lambda t: evaluate_trial(t, ctx), Budget(trials=trials, timeout=config.timeout)
+    )
+    _evaluate_test_split(study, data, weights_dir, device)
+    result = RunResult(
+        name=name,
+        study=study,
+        run_dir=run_dir,
+        storage=storage,
+        counts=status_counts(study),
+        seconds=time.perf_counter() - started,
+        resumed_trials=resumed,
+    )
+    tests = test_accuracies(study)
+    result.pareto = [trial_row(t, tests) for t in pareto_trials(study)]
+    csv = run_dir / "trials.csv"
+    _write_trials_csv(study, csv)
+    result.files = {"study": storage, "trials_csv": str(csv), "weights": str(weights_dir)}
+    return result
+
+
+def _space_text(space: str) -> str:
+    from importlib import resources
+
+    path = Path(space)
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    return (resources.files("archsearch.search_spaces") / f"{space}.yaml").read_text("utf-8")
+
+
+def _best(study: optuna.Study, objectives: tuple[str, ...]) -> dict[str, float]:
+    done = completed(study)
+    best: dict[str, float] = {}
+    for index, name in enumerate(objectives):
+        values = [t.values[index] for t in done]
+        if values:
+            best[name] = max(values) if OBJECTIVES[name] == "maximize" else min(values)
+    return best
+
+
+def _evaluate_test_split(
+    study: optuna.Study, data: Dataset, weights_dir: Path, device: torch.device
+) -> None:
+    """Test accuracy of the Pareto-optimal candidates only (the test split's one use)."""
+    known = test_accuracies(study)
+    for trial in pareto_trials(study):
+        path = weights_dir / f"trial_{trial.number}.pt"
+        if trial.number in known or not path.is_file():
+            continue
+        from .study import architecture_of
+
+        model = build_model(architecture_of(trial), data.num_classes, data.in_channels)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        model.to(device)
+        known[trial.number] = evaluate(model, data.x_test, data.y_test, device=device)
+    study.set_user_attr("test_accuracy", {str(k): v for k, v in sorted(known.items())})
+
+
+def _write_trials_csv(study: optuna.Study, path: Path) -> None:
+    import pandas as pd
+
+    tests = test_accuracies(study)
+    rows = [trial_row(t, tests) for t in study.get_trials(deepcopy=False)]
+    frame = pd.DataFrame(rows)
+    frame = frame.rename(columns={"flops": "flops (multiply-adds)", "mac": "mac (elements)"})
+    frame.to_csv(path, index=False)
+
+
+def describe_budget(trials: int, timeout: float | None) -> str:
+    limit = f", at most {timeout:.0f} s" if timeout else ""
+    return f"{trials} completed trials{limit}"
+
+
+__all__ = [
+    "DEFAULT_TRIALS",
+    "RunConfig",
+    "RunProgress",
+    "RunResult",
+    "describe_budget",
+    "run_search",
+    "search_grid",
+]

@@ -1,0 +1,47 @@
+"""The searcher interface, small like Optuna's ``BaseSampler``."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import optuna
+
+
+@dataclass(frozen=True)
+class Budget:
+    trials: int  # completed (fully trained) trials to reach
+    timeout: float | None = None  # seconds of wall time, for this invocation
+    max_attempts: int | None = None  # cap on trials started (infeasible ones are cheap)
+
+
+class BaseSearcher(abc.ABC):
+    """Proposes candidates into an Optuna study until the budget is reached.
+
+    ``evaluate(trial)`` runs one candidate through the pipeline and returns its objective
+    values, or raises ``optuna.TrialPruned`` / ``CandidateFailed``; the searcher records the
+    outcome in the study. Every searcher writes into the same study format, so reports and
+    export need nothing special.
+    """
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
+        """The Optuna sampler this searcher proposes candidates with."""
+
+    @abc.abstractmethod
+    def search(
+        self,
+        study: optuna.Study,
+        evaluate: Callable[[optuna.Trial], Sequence[float]],
+        budget: Budget,
+    ) -> None:
+        """Run trials until ``budget`` is reached."""
+
+    def before_trial(self, study: optuna.Study, trial: optuna.Trial) -> None:  # noqa: B027
+        """Hook: called after a trial is created, before it is evaluated."""
+
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:  # noqa: B027
+        """Hook: called after a trial is recorded."""

@@ -1,0 +1,134 @@
+"""Searchers that are Optuna samplers: random, grid, TPE and NSGA-II (none hand-written)."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import optuna
+
+from ..errors import ArchsearchError
+from ..study import STATUS_FAILED, completed
+from ..train import CandidateFailed
+from ._base import BaseSearcher, Budget
+
+SEARCHERS = ("random", "grid", "tpe", "nsga2")
+
+
+class OptunaSearcher(BaseSearcher):
+    """Ask/tell loop over an Optuna sampler.
+
+    Failures never stop the loop: a candidate that raises is recorded as failed with its
+    reason. Ctrl-C marks the running trial failed, queues its parameters for a retry on
+    resume, and re-raises.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        seed: int = 0,
+        grid: dict[str, list[Any]] | None = None,
+        population_size: int | None = None,
+    ) -> None:
+        if name not in SEARCHERS:
+            raise ArchsearchError(
+                f"unknown searcher '{name}' (known: {', '.join(SEARCHERS)}, darts)"
+            )
+        self.name = name
+        self.seed = seed
+        self.grid = grid
+        self.population_size = population_size
+
+    def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
+        """Constraints reach the constraint-aware samplers (TPE, NSGA-II) through
+        ``trial.set_constraint``, recorded before a candidate is trained."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return self._create_sampler()
+
+    def _create_sampler(self) -> optuna.samplers.BaseSampler:
+        if self.name == "random":
+            return optuna.samplers.RandomSampler(seed=self.seed)
+        if self.name == "grid":
+            return optuna.samplers.GridSampler(self.grid or {}, seed=self.seed)
+        if self.name == "nsga2":
+            return optuna.samplers.NSGAIISampler(
+                seed=self.seed, population_size=self.population_size or 20
+            )
+        # multivariate + group: TPE models the conditional (define-by-run) space jointly
+        return optuna.samplers.TPESampler(
+            seed=self.seed, multivariate=True, group=True, n_startup_trials=10
+        )
+
+    def search(
+        self,
+        study: optuna.Study,
+        evaluate: Callable[[optuna.Trial], Sequence[float]],
+        budget: Budget,
+    ) -> None:
+        if len(completed(study)) >= budget.trials:
+            return
+        limit = budget.max_attempts or max(20, 10 * budget.trials)
+
+        def objective(trial: optuna.Trial) -> Sequence[float]:
+            self.before_trial(study, trial)
+            try:
+                return evaluate(trial)
+            except optuna.TrialPruned:
+                raise
+            except CandidateFailed as failure:
+                _mark_failed(trial, failure.reason)
+                raise
+            except KeyboardInterrupt:
+                _mark_failed(trial, "interrupted (Ctrl-C)")
+                study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+                raise
+            except ArchsearchError as error:
+                _mark_failed(trial, str(error))
+                raise
+            except Exception as error:
+                _mark_failed(trial, f"{type(error).__name__}: {error}")
+                raise
+
+        def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            self.after_trial(study, trial)
+            if len(completed(study)) >= budget.trials:
+                study.stop()
+
+        started = time.monotonic()
+        # Optuna's own loop: failures are caught and recorded (catch), the grid sampler can
+        # stop the study when exhausted, Ctrl-C marks the running trial failed.
+        study.optimize(
+            objective,
+            n_trials=limit,
+            timeout=budget.timeout,
+            catch=(Exception,),
+            callbacks=[after],
+            gc_after_trial=False,
+        )
+        timed_out = budget.timeout is not None and time.monotonic() - started >= budget.timeout
+        exhausted = self.name == "grid" and _grid_exhausted(study)
+        if len(completed(study)) < budget.trials and not (timed_out or exhausted):
+            raise ArchsearchError(
+                f"{limit} candidates tried and only {len(completed(study))} trained: the"
+                " constraints or the space leave too few feasible candidates"
+            )
+
+
+def _mark_failed(trial: optuna.Trial, reason: str) -> None:
+    trial.set_user_attr("status", STATUS_FAILED)
+    trial.set_user_attr("reason", reason)
+
+
+def _grid_exhausted(study: optuna.Study) -> bool:
+    sampler = study.sampler
+    if not isinstance(sampler, optuna.samplers.GridSampler):
+        return False
+    return sampler.is_exhausted(study)
+
+
+def grid_size(grid: dict[str, list[Any]]) -> int:
+    return math.prod(len(v) for v in grid.values())

@@ -1,0 +1,226 @@
+"""One trainer for CPU and GPU: data held on the device, bf16 autocast and channels_last on
+CUDA, SGD/Adam/AdamW with a cosine schedule and warm-up, label smoothing, augmentation suited to
+the input, fixed seeds. Reports validation accuracy after every epoch (for Optuna's pruners).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Dataset
+from .errors import ArchsearchError
+
+
+class CandidateFailed(Exception):
+    """A candidate that cannot be trained (NaN loss, out of memory ...): recorded, skipped."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    optimizer: str = "sgd"  # sgd (with momentum, Nesterov) | adam | adamw
+    label_smoothing: float = 0.0
+    warmup_epochs: int = 0
+    augmentation: str = "auto"  # auto | none | shift | crop_flip
+    seed: int = 0
+    eval_batch_size: int = 1024
+
+    @classmethod
+    def from_hyperparameters(cls, hp: dict[str, Any], seed: int = 0) -> TrainConfig:
+        known = {f for f in cls.__dataclass_fields__ if f not in ("seed", "eval_batch_size")}
+        return cls(**{k: v for k, v in hp.items() if k in known}, seed=seed)
+
+
+@dataclass
+class TrainResult:
+    val_accuracy: float  # after the last epoch
+    best_val_accuracy: float
+    val_curve: list[float] = field(default_factory=list)
+    loss_curve: list[float] = field(default_factory=list)
+    epochs: int = 0
+    seconds: float = 0.0
+    images_per_s: float = 0.0
+    device: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    from .profiler.latency import resolve_device as resolve
+
+    return resolve(device)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+
+
+def augment(x: torch.Tensor, mode: str, natural: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random shifts (digits) or random crop with padding plus horizontal flip (natural)."""
+    if mode == "none":
+        return x
+    if mode == "auto":
+        mode = "crop_flip" if natural else "shift"
+    batch, _, height, width = x.shape
+    pad = max(1, round(min(height, width) / 8))  # 4 px at 32x32 (CIFAR), 1 px at 8x8
+    padded = F.pad(x, (pad, pad, pad, pad))
+    offsets = torch.randint(0, 2 * pad + 1, (2, batch), device=x.device, generator=generator)
+    rows = offsets[0][:, None] + torch.arange(height, device=x.device)
+    cols = offsets[1][:, None] + torch.arange(width, device=x.device)
+    index = torch.arange(batch, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[index, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    if mode == "crop_flip":
+        flip = torch.rand(batch, device=x.device, generator=generator) < 0.5
+        out = torch.where(flip[:, None, None, None], out.flip(3), out)
+    return (
+        out.contiguous(memory_format=torch.channels_last)
+        if x.is_contiguous(memory_format=torch.channels_last) and x.is_cuda
+        else out
+    )
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    # no weight decay on norms and biases, as in timm and most reference recipes
+    decay, no_decay = [], []
+    for param in model.parameters():
+        (no_decay if param.ndim <= 1 else decay).append(param)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    raise ArchsearchError(f"unknown optimizer '{config.optimizer}' (sgd, adam, adamw)")
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to zero."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 1024,
+    device: torch.device | None = None,
+) -> float:
+    """Top-1 accuracy of ``model`` on (x, y)."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    correct = 0
+    cuda = device.type == "cuda"
+    for start in range(0, len(y), batch_size):
+        xb = x[start : start + batch_size].to(device, non_blocking=True)
+        if cuda:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            logits = model(xb)
+        correct += (logits.argmax(1) == y[start : start + batch_size].to(device)).sum().item()
+    return correct / max(1, len(y))
+
+
+def train(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig,
+    device: torch.device | str = "auto",
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``data.x_train`` and report validation accuracy after every epoch.
+
+    ``on_epoch(epoch, val_accuracy)`` may raise (an Optuna pruner stops the run that way).
+    Raises :class:`CandidateFailed` for a loss that is not finite or for running out of memory.
+    """
+    device = resolve_device(device) if isinstance(device, str) else device
+    cuda = device.type == "cuda"
+    seed_everything(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    memory_format = torch.channels_last if cuda else torch.contiguous_format
+    try:
+        model = model.to(device=device, memory_format=memory_format)
+        x_train = data.x_train.to(device).contiguous(memory_format=memory_format)
+        y_train = data.y_train.to(device)
+        x_val, y_val = data.x_val.to(device), data.y_val.to(device)
+        optimizer = make_optimizer(model, config)
+        n = len(y_train)
+        batch = min(config.batch_size, n)
+        steps_per_epoch = max(1, n // batch)  # drop the last partial batch: BN needs > 1 sample
+        total = steps_per_epoch * config.epochs
+        warmup = steps_per_epoch * config.warmup_epochs
+        base_lrs = [g["lr"] for g in optimizer.param_groups]
+        result = TrainResult(0.0, 0.0, device=str(device))
+        started = time.perf_counter()
+        step = 0
+        training_seconds = 0.0
+        for epoch in range(config.epochs):
+            epoch_start = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, device=device, generator=generator)
+            running = torch.zeros((), device=device)
+            for i in range(steps_per_epoch):
+                factor = lr_factor(step, total, warmup)
+                for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                    group["lr"] = base * factor
+                idx = order[i * batch : (i + 1) * batch]
+                xb = augment(x_train[idx], config.augmentation, data.natural, generator)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                    logits = model(xb)
+                loss = F.cross_entropy(
+                    logits.float(), y_train[idx], label_smoothing=config.label_smoothing
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                running += loss.detach()
+                step += 1
+            mean_loss = (running / steps_per_epoch).item()  # one sync per epoch
+            training_seconds += time.perf_counter() - epoch_start
+            if not math.isfinite(mean_loss):
+                raise CandidateFailed(f"loss became {mean_loss} in epoch {epoch + 1}")
+            accuracy = evaluate(model, x_val, y_val, config.eval_batch_size, device)
+            result.loss_curve.append(mean_loss)
+            result.val_curve.append(accuracy)
+            result.epochs = epoch + 1
+            if on_epoch is not None:
+                on_epoch(epoch, accuracy)
+        result.seconds = time.perf_counter() - started
+        # training throughput: validation passes excluded
+        result.images_per_s = steps_per_epoch * batch * config.epochs / max(training_seconds, 1e-9)
+        result.val_accuracy = result.val_curve[-1] if result.val_curve else 0.0
+        result.best_val_accuracy = max(result.val_curve, default=0.0)
+        return result
+    except torch.cuda.OutOfMemoryError as err:
+        del err
+        if cuda:
+            torch.cuda.empty_cache()
+        raise CandidateFailed("out of memory on " + str(device)) from None

@@ -1,0 +1,192 @@
+"""Data loaders on small files the tests write, and on corrupt ones."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from archsearch.data import DataError, load_dataset
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int, compress: bool = False) -> Path:
+    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def make_mnist(folder: Path, n_train: int = 60, n_test: int = 20, compress: bool = True) -> None:
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 255, size=(n, 28, 28))
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images, 2051, compress)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels, 2049, compress)
+
+
+def test_digits_is_the_builtin_default() -> None:
+    data = load_dataset("digits")
+    assert (data.in_channels, data.input_size, data.num_classes) == (1, (8, 8), 10)
+    # 1797 images: a fixed 20% test split (359), then 20% of the rest for validation
+    assert len(data.y_test) == 359 and len(data.y_train) + len(data.y_val) == 1438
+    assert abs(data.x_train.mean().item()) < 1e-4 and abs(data.x_train.std().item() - 1) < 1e-3
+    assert not data.natural and data.y_train.dtype == torch.int64
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_mnist_idx_files(tmp_path: Path, compress: bool) -> None:
+    make_mnist(tmp_path, compress=compress)
+    data = load_dataset(f"mnist:{tmp_path}")
+    assert len(data.y_train) + len(data.y_val) == 60 and len(data.y_test) == 20
+    assert data.input_size == (28, 28) and data.in_channels == 1
+    fashion = load_dataset(f"fashion-mnist:{tmp_path}")
+    assert torch.equal(fashion.x_test, data.x_test)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("magic", "wrong magic number 2049 (expected 2051 for images)"),
+        ("count", "60 images but t"),
+        ("truncate", "payload of"),
+        ("corrupt_gz", "corrupt gzip archive"),
+        ("missing", "train-images-idx3-ubyte[.gz]: file not found"),
+    ],
+)
+def test_mnist_damage_is_named(tmp_path: Path, damage: str, message: str) -> None:
+    make_mnist(tmp_path)
+    images = tmp_path / "train-images-idx3-ubyte.gz"
+    if damage == "magic":
+        write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((60, 28, 28)), 2049, True)
+    elif damage == "count":
+        write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(59), 2049, True)
+    elif damage == "truncate":
+        raw = gzip.decompress(images.read_bytes())[:-5]
+        images.write_bytes(gzip.compress(raw))
+    elif damage == "corrupt_gz":
+        raw = bytearray(images.read_bytes())
+        raw[30:60] = b"\x00" * 30
+        images.write_bytes(bytes(raw))
+    elif damage == "missing":
+        images.unlink()
+    with pytest.raises(DataError) as info:
+        load_dataset(f"mnist:{tmp_path}")
+    assert message in str(info.value)
+    if damage != "count":
+        assert "train-" in str(info.value)
+
+
+def make_cifar(folder: Path, per_batch: int = 20) -> None:
+    rng = np.random.default_rng(0)
+    for name in ("data_batch_1", "data_batch_2", "test_batch"):
+        batch = {
+            b"data": rng.integers(0, 255, (per_batch, 3072), dtype=np.uint8),
+            b"labels": [i % 10 for i in range(per_batch)],
+        }
+        (folder / name).write_bytes(pickle.dumps(batch))
+
+
+def test_cifar10_batches(tmp_path: Path) -> None:
+    make_cifar(tmp_path)
+    data = load_dataset(f"cifar10:{tmp_path}")
+    assert data.natural and data.input_size == (32, 32) and data.in_channels == 3
+    assert len(data.y_train) + len(data.y_val) == 40 and len(data.y_test) == 20
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/archsearch-pwned",))
+
+
+def test_cifar10_unpickler_refuses_code(tmp_path: Path) -> None:
+    make_cifar(tmp_path)
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps({b"data": _Exploit(), b"labels": []}))
+    with pytest.raises(DataError, match=r"data_batch_1: not a CIFAR-10 batch \(forbidden global"):
+        load_dataset(f"cifar10:{tmp_path}")
+    assert not Path("/tmp/archsearch-pwned").exists()
+
+
+def test_cifar10_mismatched_labels_and_garbage(tmp_path: Path) -> None:
+    make_cifar(tmp_path)
+    batch = {b"data": np.zeros((5, 3072), dtype=np.uint8), b"labels": [1, 2]}
+    (tmp_path / "test_batch").write_bytes(pickle.dumps(batch))
+    with pytest.raises(DataError, match="test_batch: 5 images but 2 labels"):
+        load_dataset(f"cifar10:{tmp_path}")
+    (tmp_path / "test_batch").write_bytes(b"\x80\x04garbage")
+    with pytest.raises(DataError, match="test_batch: not a CIFAR-10 batch"):
+        load_dataset(f"cifar10:{tmp_path}")
+
+
+def test_image_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        for i in range(6):
+            pixels = rng.integers(0, 255, (12, 10, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / cls / f"{i}.png")
+    data = load_dataset(f"folder:{tmp_path}")
+    assert data.natural and data.input_size == (12, 10) and data.num_classes == 2
+    assert len(data.y_test) == 2  # round(20% of 6) = 1 image of each class
+    (tmp_path / "dog" / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match=r"dog/bad.png: not a readable image"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("imagenet", "unknown data set 'imagenet'"),
+        ("mnist", "give the folder"),
+        ("mnist:/no/such/dir", "/no/such/dir: folder not found"),
+    ],
+)
+def test_bad_specs(spec: str, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        load_dataset(spec)
+
+
+def test_cli_bad_dataset_exits_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from archsearch.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            f"mnist:{tmp_path}",
+            "--trials",
+            "1",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "train-images-idx3-ubyte[.gz]: file not found" in result.stderr
+
+
+@pytest.mark.skipif(
+    not SHARED_MNIST.is_dir(),
+    reason="the real MNIST files are in ../shared/data/mnist only on dev machines",
+)
+def test_real_mnist() -> None:
+    data = load_dataset(f"mnist:{SHARED_MNIST}")
+    assert len(data.y_train) + len(data.y_val) == 60_000 and len(data.y_test) == 10_000
+    counts = torch.bincount(data.y_test).tolist()
+    assert counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

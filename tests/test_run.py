@@ -1,0 +1,342 @@
+"""End-to-end runs on synthetic data: every searcher, constraints, failures, resume, tune,
+export."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import archsearch.objective
+from archsearch.cli import app
+from archsearch.errors import ArchsearchError
+from archsearch.run import RunConfig, run_search
+from archsearch.study import completed, status_counts
+
+runner = CliRunner()
+
+
+def config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
+    base = {
+        "space": str(space),
+        "dataset": "synthetic",
+        "runs_dir": str(tmp_path / "runs"),
+        "device": "cpu",
+        "trials": 3,
+        "name": "t",
+    }
+    return RunConfig(**{**base, **changes})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("searcher", ["random", "tpe", "nsga2", "grid"])
+def test_each_searcher_end_to_end(tmp_path: Path, tiny_space: Path, searcher: str) -> None:
+    trials = 4 if searcher == "grid" else 3
+    result = run_search(config(tmp_path, tiny_space, searcher=searcher, trials=trials))
+    study = result.study
+    assert len(completed(study)) == trials
+    assert study.metric_names == ["accuracy", "flops"]
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    if searcher == "grid":  # out_channels x block = 2 x 2 points, each evaluated once
+        points = {
+            (t.params["stage1.out_channels"], t.params["stage1.block"]) for t in completed(study)
+        }
+        assert len(points) == 4
+    for trial in completed(study):
+        attrs = trial.user_attrs
+        assert attrs["status"] == "ok" and len(attrs["val_curve"]) == 2
+        assert trial.values == [attrs["val_accuracy"], attrs["flops"]]
+        assert (result.run_dir / "weights" / f"trial_{trial.number}.pt").is_file()
+    pareto = {row["number"] for row in result.pareto}
+    assert pareto == {t.number for t in study.best_trials}
+    assert all(row["test_accuracy"] is not None for row in result.pareto)
+    csv = pd.read_csv(result.files["trials_csv"])
+    assert list(csv["number"]) == [t.number for t in study.trials]
+    assert list(csv["flops (multiply-adds)"]) == [t.user_attrs["flops"] for t in study.trials]
+
+
+def test_grid_too_large_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ArchsearchError, match=r"the grid has [\d,]+ points, more than"):
+        run_search(
+            RunConfig(
+                space="mobile",
+                dataset="synthetic",
+                searcher="grid",
+                runs_dir=str(tmp_path),
+                trials=10,
+            )
+        )
+
+
+def test_constraints_are_checked_before_training(tmp_path: Path, tiny_space: Path) -> None:
+    # only dwsep at 8 channels (6,816 multiply-adds) fits; dwsep at 16 (7,872) and mbconv do not
+    result = run_search(
+        config(tmp_path, tiny_space, searcher="random", trials=2, max_flops=7_000, seed=1)
+    )
+    study = result.study
+    infeasible = [t for t in study.trials if t.user_attrs.get("status") == "infeasible"]
+    assert infeasible, "expected some candidates over the budget"
+    for trial in infeasible:
+        assert trial.state == optuna.trial.TrialState.PRUNED
+        assert trial.user_attrs["flops"] > 7_000
+        assert "val_accuracy" not in trial.user_attrs  # never trained
+        assert not (result.run_dir / "weights" / f"trial_{trial.number}.pt").exists()
+        assert trial.user_attrs["reason"] == "over budget: max_flops"
+    assert all(t.user_attrs["flops"] <= 7_000 for t in completed(study))
+    assert result.counts["infeasible"] == len(infeasible)
+
+
+def test_failures_are_recorded_and_the_search_goes_on(
+    tmp_path: Path, tiny_space: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_build = archsearch.objective.build_model
+    calls = {"n": 0}
+
+    class NaNHead(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x) * float("nan")
+
+    class OutOfMemory(NaNHead):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    def build(*args: object, **kwargs: object) -> torch.nn.Module:
+        calls["n"] += 1
+        model = real_build(*args, **kwargs)
+        return {1: NaNHead, 2: OutOfMemory}.get(calls["n"], lambda m: m)(model)
+
+    monkeypatch.setattr(archsearch.objective, "build_model", build)
+    result = run_search(config(tmp_path, tiny_space, searcher="random", trials=2))
+    failed = [t for t in result.study.trials if t.state == optuna.trial.TrialState.FAIL]
+    reasons = sorted(t.user_attrs["reason"] for t in failed)
+    assert reasons == ["loss became nan in epoch 1", "out of memory on cpu"]
+    assert len(completed(result.study)) == 2
+    assert status_counts(result.study)["failed"] == 2
+
+
+def test_changed_options_do_not_resume_silently(tmp_path: Path, tiny_space: Path) -> None:
+    run_search(config(tmp_path, tiny_space, trials=1))
+    with pytest.raises(
+        ArchsearchError,
+        match=r"already exists .* with different options"
+        r" \(objectives\)",
+    ):
+        run_search(config(tmp_path, tiny_space, trials=1, objectives=("accuracy",)))
+    again = run_search(config(tmp_path, tiny_space, trials=2))  # same options: continues
+    assert len(completed(again.study)) == 2
+
+
+def _completed_count(db: Path, name: str) -> int:
+    try:
+        study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+    except Exception:
+        return 0
+    return len(completed(study))
+
+
+def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
+    runs = tmp_path / "runs"
+    command = [
+        sys.executable,
+        "-m",
+        "archsearch",
+        "run",
+        "--space",
+        str(tiny_space),
+        "--dataset",
+        "synthetic",
+        "--trials",
+        "5",
+        "--name",
+        "k",
+        "--runs-dir",
+        str(runs),
+        "--searcher",
+        "random",
+        "--device",
+        "cpu",
+        "--epochs",
+        "6",
+    ]
+    db = runs / "k" / "study.db"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _completed_count(db, "k") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.15)  # into the next trial's training
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    study = optuna.load_study(study_name="k", storage=f"sqlite:///{db}")
+    before = {t.number: t.values for t in completed(study)}
+    assert len(before) >= 2
+    assert len(before) < 5, "the run finished before it could be killed"
+    running = [t.number for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr
+    study = optuna.load_study(study_name="k", storage=f"sqlite:///{db}")
+    after = completed(study)
+    assert len(after) == 5
+    assert {t.number: t.values for t in after if t.number in before} == before
+    for number in running:  # the killed trial: failed, then retried with its parameters
+        killed = study.trials[number]
+        assert killed.state == optuna.trial.TrialState.FAIL
+        assert killed.user_attrs["reason"] == "interrupted (process died)"
+        retries = [t for t in study.trials if t.user_attrs.get("retry_of") == number]
+        assert len(retries) == 1 and retries[0].params == killed.params
+
+
+def test_ctrl_c_stops_cleanly(tmp_path: Path, tiny_space: Path) -> None:
+    runs = tmp_path / "runs"
+    command = [
+        sys.executable,
+        "-m",
+        "archsearch",
+        "run",
+        "--space",
+        str(tiny_space),
+        "--dataset",
+        "synthetic",
+        "--trials",
+        "50",
+        "--name",
+        "c",
+        "--runs-dir",
+        str(runs),
+        "--searcher",
+        "random",
+        "--device",
+        "cpu",
+        "--epochs",
+        "6",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _completed_count(runs / "c" / "study.db", "c") < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "run the same command again to continue" in " ".join(stderr.split())
+    assert "Traceback" not in stderr
+    study = optuna.load_study(study_name="c", storage=f"sqlite:///{runs / 'c' / 'study.db'}")
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+def test_cli_run_prints_the_pareto_front(tmp_path: Path, tiny_space: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--space",
+            str(tiny_space),
+            "--dataset",
+            "synthetic",
+            "--trials",
+            "2",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--name",
+            "cli",
+            "--objectives",
+            "accuracy,params,mac",
+            "--device",
+            "cpu",
+        ],
+        env={"COLUMNS": "160"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "Pareto-optimal candidates" in result.stdout
+    assert "2 completed" in result.stdout
+    study = optuna.load_study(
+        study_name="cli", storage=f"sqlite:///{tmp_path / 'runs' / 'cli' / 'study.db'}"
+    )
+    assert study.metric_names == ["accuracy", "params", "mac"]
+
+
+def test_latency_objective_is_measured(tmp_path: Path, tiny_space: Path) -> None:
+    result = run_search(config(tmp_path, tiny_space, trials=1, objectives=("accuracy", "latency")))
+    (trial,) = completed(result.study)
+    assert trial.values[1] == trial.user_attrs["latency_ms"] > 0
+
+
+@pytest.mark.parametrize("sampler", ["random", "grid"])
+def test_tune(tmp_path: Path, sampler: str) -> None:
+    arch = archsearch.load_space("mobile").sample(1, seed=3, input_size=8)[0]
+    path = tmp_path / "arch.json"
+    path.write_text(arch.to_json())
+    result = runner.invoke(
+        app,
+        [
+            "tune",
+            "--arch",
+            str(path),
+            "--sampler",
+            sampler,
+            "--trials",
+            "4",
+            "--lr",
+            "0.01,0.1",
+            "--batch-size",
+            "16,32",
+            "--epochs",
+            "1",
+            "--dataset",
+            "synthetic",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--device",
+            "cpu",
+        ],
+        env={"COLUMNS": "160"},
+    )
+    assert result.exit_code == 0, result.output
+    db = tmp_path / "runs" / f"tune-arch-{sampler}" / "study.db"
+    study = optuna.load_study(study_name=f"tune-arch-{sampler}", storage=f"sqlite:///{db}")
+    trials = completed(study)
+    assert len(trials) == 4 and study.metric_names == ["accuracy"]
+    assert {t.user_attrs["arch_id"] for t in trials} == {arch.id}
+    assert all(set(t.params) == {"lr", "batch_size"} for t in trials)
+    if sampler == "grid":
+        assert "grid: 4 points" in result.stderr
+        assert {(t.params["lr"], t.params["batch_size"]) for t in trials} == {
+            (0.01, 16),
+            (0.01, 32),
+            (0.1, 16),
+            (0.1, 32),
+        }
+
+
+def test_export(tmp_path: Path, tiny_space: Path) -> None:
+    result = run_search(config(tmp_path, tiny_space, trials=2))
+    out = tmp_path / "exported"
+    cli = runner.invoke(
+        app,
+        ["export", str(result.run_dir), "--best", "--objective", "accuracy", "-o", str(out)],
+        env={"COLUMNS": "160"},
+    )
+    assert cli.exit_code == 0, cli.output
+    assert "matches the study" in cli.stdout
+    program = torch.export.load(str(out / "model.pt2")).module()
+    arch = archsearch.Architecture.from_json((out / "architecture.json").read_text())
+    model = archsearch.build_model(arch, 4, 1)
+    model.load_state_dict(torch.load(out / "weights.pt", weights_only=True))
+    x = torch.randn(3, 1, 8, 8)
+    with torch.inference_mode():
+        assert torch.allclose(program(x), model.eval()(x), atol=1e-5)
+    profile = json.loads((out / "profile.json").read_text())
+    assert profile["matches_study"] is True
+    missing = runner.invoke(app, ["export", str(tmp_path / "nope"), "-o", str(out)])
+    assert missing.exit_code == 2 and "no run found" in missing.stderr

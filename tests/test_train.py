@@ -1,0 +1,107 @@
+"""The trainer: augmentation, schedule, learning on small data, failures."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import archsearch
+from archsearch import build_model
+from archsearch.data import load_dataset
+from archsearch.train import CandidateFailed, TrainConfig, augment, lr_factor, train
+
+
+def test_shift_augmentation_moves_content_by_at_most_the_padding() -> None:
+    x = torch.zeros(64, 1, 8, 8)
+    x[:, :, 4, 4] = 1.0
+    out = augment(x, "shift", natural=False, generator=torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    rows, cols = torch.nonzero(out[:, 0] > 0, as_tuple=True)[1:]
+    # pad = 8 / 8 = 1 pixel: the dot lands within one pixel of (4, 4)
+    assert rows.min() >= 3 and rows.max() <= 5 and cols.min() >= 3 and cols.max() <= 5
+    assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) > 1  # per-image offsets
+    assert torch.equal(augment(x, "none", False, torch.Generator()), x)
+
+
+def test_crop_flip_flips_some_images() -> None:
+    x = torch.arange(32.0).view(1, 1, 1, 32).expand(200, 3, 32, 32).contiguous()
+    out = augment(x, "auto", natural=True, generator=torch.Generator().manual_seed(1))
+    # a flipped row decreases left to right
+    flipped = (out[:, 0, 16, 10] > out[:, 0, 16, 20]).float().mean().item()
+    assert 0.3 < flipped < 0.7
+
+
+def test_warmup_then_cosine() -> None:
+    assert [round(lr_factor(s, 10, 2), 3) for s in (0, 1)] == [0.5, 1.0]
+    assert lr_factor(2, 10, 2) == 1.0
+    # halfway through the 8 cosine steps: 0.5 * (1 + cos(pi/2)) = 0.5
+    assert lr_factor(6, 10, 2) == pytest.approx(0.5)
+    assert lr_factor(10, 10, 2) == pytest.approx(0.0)
+
+
+def test_learns_synthetic_data_and_reports_each_epoch() -> None:
+    data = load_dataset("synthetic")
+    arch = archsearch.load_space("mobile").sample(1, seed=4, input_size=8)[0]
+    model = build_model(arch, data.num_classes, data.in_channels)
+    seen: list[tuple[int, float]] = []
+    result = train(
+        model,
+        data,
+        TrainConfig(epochs=12, lr=0.05, batch_size=32),
+        "cpu",
+        on_epoch=lambda e, a: seen.append((e, a)),
+    )
+    assert [e for e, _ in seen] == list(range(12))
+    assert result.val_curve == [a for _, a in seen] and result.epochs == 12
+    assert result.val_accuracy > 0.9  # 4 prototypes plus noise
+    assert all(math.isfinite(v) for v in result.loss_curve) and result.images_per_s > 0
+
+
+def test_training_is_reproducible() -> None:
+    data = load_dataset("synthetic")
+    arch = archsearch.load_space("mobile").sample(1, seed=5, input_size=8)[0]
+    curves = []
+    for _ in range(2):
+        torch.manual_seed(123)  # the model's initial weights
+        model = build_model(arch, data.num_classes, data.in_channels)
+        curves.append(train(model, data, TrainConfig(epochs=2, seed=7), "cpu").loss_curve)
+    assert curves[0] == curves[1]
+
+
+class _Exploding(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(64, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1)) * float("nan")
+
+
+def test_nan_loss_fails_the_candidate() -> None:
+    with pytest.raises(CandidateFailed, match="loss became nan in epoch 1"):
+        train(_Exploding(), load_dataset("synthetic"), TrainConfig(epochs=2), "cpu")
+
+
+class _OutOfMemory(_Exploding):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_out_of_memory_fails_the_candidate() -> None:
+    with pytest.raises(CandidateFailed, match="out of memory on cpu"):
+        train(_OutOfMemory(), load_dataset("synthetic"), TrainConfig(epochs=1), "cpu")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_uses_bf16_and_channels_last() -> None:
+    data = load_dataset("synthetic")
+    arch = archsearch.load_space("mobile").sample(1, seed=4, input_size=8)[0]
+    model = build_model(arch, data.num_classes, data.in_channels)
+    result = train(model, data, TrainConfig(epochs=3, lr=0.05, batch_size=32), "cuda")
+    assert result.device.startswith("cuda") and result.val_accuracy > 0.8
+    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
