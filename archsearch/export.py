@@ -18,6 +18,7 @@ from optuna.trial import FrozenTrial
 from .build import build_model
 from .errors import ArchsearchError
 from .profiler import profile_model
+from .storage import open_storage
 from .study import OBJECTIVES, architecture_of, completed, objective_names
 
 
@@ -45,7 +46,7 @@ def open_run(
         storage = f"sqlite:///{database.as_posix()}"
         study_name = study_name or folder.name
     try:
-        return optuna.load_study(study_name=study_name or run, storage=storage)
+        return optuna.load_study(study_name=study_name or run, storage=open_storage(storage))
     except KeyError:
         raise ArchsearchError(f"study '{study_name or run}' not found in {storage}") from None
 

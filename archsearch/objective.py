@@ -78,9 +78,9 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     data = ctx.data
     arch, hp = ctx.candidates.sample(trial, data.input_size)
     input_shape = (1, data.in_channels, *data.input_size)
-    static = profile_model(arch, input_shape, num_classes=data.num_classes)
-    costs: dict[str, Any] = {"params": static.params, "flops": static.flops, "mac": static.mac}
     model = build_model(arch, data.num_classes, data.in_channels)
+    static = profile_model(model, input_shape)  # meta stand-ins: the weights are not touched
+    costs: dict[str, Any] = {"params": static.params, "flops": static.flops, "mac": static.mac}
     if ctx.needs_latency:
         costs["latency_ms"] = measure_latency(
             model,

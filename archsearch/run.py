@@ -29,6 +29,7 @@ from .objective import Candidates, TrialContext, evaluate_trial
 from .searchers import SEARCHERS, Budget, OptunaSearcher, grid_size
 from .space import Distribution, SearchSpace, load_space
 from .space.distributions import grid_values
+from .storage import open_storage
 from .study import (
     OBJECTIVES,
     STATUS_FAILED,
@@ -231,14 +232,14 @@ def run_search(
     single = len(directions) == 1
     try:
         study = optuna.create_study(
-            storage=storage,
+            storage=open_storage(storage),
             study_name=study_name,
             directions=directions,
             sampler=searcher.create_sampler(directions),
             pruner=_pruner(config.pruner, single),
             load_if_exists=True,
         )
-    except (ValueError, ImportError, optuna.exceptions.StorageInternalError) as err:
+    except ValueError as err:
         raise ArchsearchError(f"--storage '{storage}': {err}") from None
     fingerprint = _fingerprint(config, space_text, candidates)
     stored = study.user_attrs.get("fingerprint")

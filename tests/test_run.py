@@ -110,6 +110,8 @@ def test_failures_are_recorded_and_the_search_goes_on(
 
     class OutOfMemory(NaNHead):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.is_meta:  # the static profile runs on the meta device: no memory to run out of
+                return self.inner(x)
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
     def build(*args: object, **kwargs: object) -> torch.nn.Module:
@@ -340,3 +342,17 @@ def test_export(tmp_path: Path, tiny_space: Path) -> None:
     assert profile["matches_study"] is True
     missing = runner.invoke(app, ["export", str(tmp_path / "nope"), "-o", str(out)])
     assert missing.exit_code == 2 and "no run found" in missing.stderr
+
+
+def test_single_objective_reports_each_epoch_to_the_pruner(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    result = run_search(
+        config(tmp_path, tiny_space, trials=2, objectives=("accuracy",), pruner="median")
+    )
+    study = result.study
+    assert isinstance(study.pruner, optuna.pruners.MedianPruner)
+    for trial in completed(study):
+        # epochs 0 and 1 reported: the values a pruner compares
+        assert trial.intermediate_values == dict(enumerate(trial.user_attrs["val_curve"]))
+    assert result.pareto[0]["number"] == study.best_trial.number

@@ -108,8 +108,8 @@ class ProfileResult:
 
     def summary(self) -> dict[str, float]:
         """Per-network figures usable as search objectives."""
-        by_kind = self.layers.groupby("kind")["mac"].sum()
-        elementwise = float(sum(by_kind.get(k, 0) for k in ELEMENTWISE_KINDS))
+        layers = self.layers
+        elementwise = float(layers.loc[layers["kind"].isin(ELEMENTWISE_KINDS), "mac"].sum())
         out = {
             "mac_per_flop": self.mac / max(self.flops, 1),
             "elementwise_mac_share": elementwise / max(self.mac, 1),
