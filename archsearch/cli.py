@@ -590,6 +590,7 @@ def print_run_result(result: Any) -> None:
         f"study: {result.files['study']}  (open with: optuna-dashboard {result.files['study']})",
         soft_wrap=True,
     )
+    out.print(f"report: {result.files['report']}")
     out.print(f"trials: {result.files['trials_csv']}")
     out.print(f"weights: {result.files['weights']}")
 
@@ -653,6 +654,7 @@ def tune(
         str | None, typer.Option(help="Run name (default: tune-MODEL-SAMPLER).")
     ] = None,
     runs_dir: Annotated[str, typer.Option("--runs-dir")] = "runs",
+    reports_dir: Annotated[str, typer.Option("--reports-dir")] = "reports",
     pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
 ) -> None:
     """Tune the training hyperparameters of one fixed architecture.
@@ -698,6 +700,7 @@ def tune(
         seed=seed,
         name=name or f"tune-{label}-{sampler}",
         runs_dir=runs_dir,
+        reports_dir=reports_dir,
         pruner=pruner,
     )
     candidates = Candidates(
@@ -749,6 +752,68 @@ def export(
         f"re-profile: params {result.params:,}, flops {result.flops:,}, mac"
         f" {result.mac:,} — {verdict} the study"
     )
+
+
+@app.command()
+@user_errors
+def report(
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Run folders or run names (several: their fronts are overlaid)."),
+    ] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="An Optuna storage URL instead of run folders.")
+    ] = None,
+    study: Annotated[list[str] | None, typer.Option(help="Study name(s) in --storage.")] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("-o", "--output", help="HTML file (default: REPORTS_DIR/NAME.html)."),
+    ] = None,
+    runs_dir: Annotated[str, typer.Option("--runs-dir")] = "runs",
+    reports_dir: Annotated[str, typer.Option("--reports-dir")] = "reports",
+    latency_samples: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="When a run recorded no latency,"
+            " measure this many candidates here to rank"
+            " FLOPs and MAC against latency.",
+        ),
+    ] = 20,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Write a self-contained HTML report (Pareto fronts, history, every trial, per-candidate
+    detail) of one or more runs, with the trials as CSV beside it.
+
+    Example: archsearch report runs/mobile-tpe runs/mobile-random -o reports/compare.html
+    """
+    from pathlib import Path
+
+    from .export import open_run
+    from .report import write_report
+    from .storage import open_storage
+
+    if storage is not None:
+        if not study:
+            raise ArchsearchError("--storage needs --study NAME")
+        import optuna
+
+        backend = open_storage(storage)
+        known = {s.study_name for s in optuna.get_all_study_summaries(backend)}
+        missing = [name for name in study if name not in known]
+        if missing:
+            raise ArchsearchError(f"--study '{missing[0]}': no such study in {storage} (it has:"
+                                  f" {', '.join(sorted(known)) or 'none'})")
+        studies = [optuna.load_study(study_name=name, storage=backend) for name in study]
+    elif runs:
+        studies = [open_run(run, runs_dir) for run in runs]
+    else:
+        raise ArchsearchError("give one or more run folders, or --storage URL --study NAME")
+    name = "+".join(s.study_name for s in studies)
+    path = Path(output) if output else Path(reports_dir) / f"{name}.html"
+    written = write_report(studies, path, latency_samples=latency_samples, device=device)
+    out.print(f"report: {written}")
+    out.print(f"trials: {written.with_suffix('.csv')}")
 
 
 bench_app = typer.Typer(

@@ -301,7 +301,15 @@ def run_search(
     result.pareto = [trial_row(t, tests) for t in pareto_trials(study)]
     csv = run_dir / "trials.csv"
     _write_trials_csv(study, csv)
-    result.files = {"study": storage, "trials_csv": str(csv), "weights": str(weights_dir)}
+    from .report import write_report
+
+    report = write_report(study, Path(config.reports_dir) / f"{name}.html")
+    result.files = {
+        "study": storage,
+        "trials_csv": str(csv),
+        "weights": str(weights_dir),
+        "report": str(report),
+    }
     return result
 
 

@@ -30,6 +30,7 @@ def config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
         "space": str(space),
         "dataset": "synthetic",
         "runs_dir": str(tmp_path / "runs"),
+        "reports_dir": str(tmp_path / "reports"),
         "device": "cpu",
         "trials": 3,
         "name": "t",
@@ -165,6 +166,8 @@ def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
         "k",
         "--runs-dir",
         str(runs),
+        "--reports-dir",
+        str(tmp_path / "reports"),
         "--searcher",
         "random",
         "--device",
@@ -217,6 +220,8 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path, tiny_space: Path) -> None:
         "c",
         "--runs-dir",
         str(runs),
+        "--reports-dir",
+        str(tmp_path / "reports"),
         "--searcher",
         "random",
         "--device",
@@ -250,6 +255,8 @@ def test_cli_run_prints_the_pareto_front(tmp_path: Path, tiny_space: Path) -> No
             "2",
             "--runs-dir",
             str(tmp_path / "runs"),
+            "--reports-dir",
+            str(tmp_path / "reports"),
             "--name",
             "cli",
             "--objectives",
@@ -299,6 +306,8 @@ def test_tune(tmp_path: Path, sampler: str) -> None:
             "synthetic",
             "--runs-dir",
             str(tmp_path / "runs"),
+            "--reports-dir",
+            str(tmp_path / "reports"),
             "--device",
             "cpu",
         ],
@@ -356,3 +365,43 @@ def test_single_objective_reports_each_epoch_to_the_pruner(
         # epochs 0 and 1 reported: the values a pruner compares
         assert trial.intermediate_values == dict(enumerate(trial.user_attrs["val_curve"]))
     assert result.pareto[0]["number"] == study.best_trial.number
+
+
+def test_run_writes_its_report_and_report_command(tmp_path: Path, tiny_space: Path) -> None:
+    result = run_search(config(tmp_path, tiny_space, trials=2))
+    report = Path(result.files["report"])
+    assert report == tmp_path / "reports" / "t.html" and report.is_file()
+    assert (tmp_path / "reports" / "t.csv").is_file()
+    other = run_search(config(tmp_path, tiny_space, trials=2, name="u", searcher="random"))
+    out = tmp_path / "compare.html"
+    cli = runner.invoke(
+        app,
+        [
+            "report",
+            str(result.run_dir),
+            str(other.run_dir),
+            "-o",
+            str(out),
+            "--latency-samples",
+            "0",
+        ],
+    )
+    assert cli.exit_code == 0, cli.output
+    assert "archsearch: t vs u" in out.read_text()
+    by_storage = runner.invoke(
+        app,
+        [
+            "report",
+            "--storage",
+            result.storage,
+            "--study",
+            "t",
+            "-o",
+            str(tmp_path / "s.html"),
+            "--latency-samples",
+            "0",
+        ],
+    )
+    assert by_storage.exit_code == 0, by_storage.output
+    missing = runner.invoke(app, ["report", "--storage", result.storage, "--study", "nope"])
+    assert missing.exit_code == 2 and "nope" in missing.stderr

@@ -1,0 +1,137 @@
+"""HTML reports of search runs: ``write_report(studies, path)``.
+
+Structured as in ``optuna.visualization``: pure functions from the study to plain data
+(``_info``), plotting functions over that data (``_plots``), and the page (``_html``). The
+report reads only the study.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from . import _html, _plots
+from ._info import (
+    COST_AXES,
+    get_candidate_info,
+    get_history_info,
+    get_importance_info,
+    get_pareto_info,
+    get_rank_info,
+    get_run_info,
+    get_trial_rows,
+    report_trials,
+)
+
+
+def write_report(
+    studies: list[optuna.Study] | optuna.Study,
+    path: str | Path,
+    *,
+    latency_samples: int = 0,
+    device: str = "cpu",
+) -> Path:
+    """Write one self-contained HTML report of one or more runs, and their trials as CSV
+    (and Parquet where pyarrow is installed) next to it. Several runs overlay their fronts.
+
+    ``latency_samples`` > 0 measures that many candidates' latency on ``device`` for the
+    FLOPs/MAC-against-latency ranking when the runs recorded none.
+    """
+    studies = [studies] if isinstance(studies, optuna.Study) else list(studies)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sections = [
+        '<section id="summary"><h2>Summary</h2>'
+        + "".join(_html.summary_section(get_run_info(s)) for s in studies)
+        + "</section>"
+    ]
+
+    fronts = []
+    for axis in COST_AXES:
+        infos = [info for s in studies if (info := get_pareto_info(s, axis)) is not None]
+        if infos:
+            fronts.append(_html.figure_div(_plots.pareto_figure(infos), f"pareto-{axis}"))
+    sections.append(
+        '<section id="pareto"><h2>Pareto fronts</h2><p class="muted">Filled: '
+        "Pareto-optimal for accuracy against that cost; faded: dominated; open"
+        " and crossed markers at accuracy 0: pruned, failed or infeasible (never"
+        ' trained) candidates.</p><div class="grid">' + "".join(fronts) + "</div></section>"
+    )
+
+    history = []
+    for study in studies:
+        infos = get_history_info(study)
+        if infos and infos[0].numbers:
+            history.append(
+                _html.figure_div(_plots.history_figure(infos), f"history-{study.study_name}")
+            )
+        importances = get_importance_info(study)
+        if importances:
+            history.append(
+                _html.figure_div(
+                    _plots.importance_figure(importances), f"importance-{study.study_name}"
+                )
+            )
+    sections.append('<section id="history"><h2>Search</h2>' + "".join(history) + "</section>")
+
+    ranks = [
+        info for s in studies if (info := get_rank_info(s, latency_samples, device)) is not None
+    ]
+    if ranks:
+        sections.append(
+            '<section id="ranking"><h2>FLOPs and MAC against measured latency</h2>'
+            + "".join(_html.figure_div(_plots.rank_figure(r), f"rank-{r.run}") for r in ranks)
+            + "</section>"
+        )
+
+    all_rows = []
+    front_numbers: set[int] = set()
+    for study in studies:
+        rows = get_trial_rows(study)
+        if len(studies) > 1:
+            rows = [{"run": study.study_name, **row} for row in rows]
+        all_rows.extend(rows)
+        if len(studies) == 1:
+            front_numbers = {t.number for t in report_trials(study)}
+    sections.append(
+        f'<section id="trials"><h2>All trials ({len(all_rows)})</h2>'
+        f'<p class="muted">Click a column to sort.</p>'
+        f"{_html.table(all_rows, 'trials-table', front_numbers)}</section>"
+    )
+
+    for study in studies:
+        for trial in report_trials(study):
+            candidate = get_candidate_info(study, trial)
+            curves = (
+                _html.figure_div(_plots.curves_figure(candidate), f"curves-{trial.number}")
+                if candidate.val_curve
+                else ""
+            )
+            alpha = (
+                _html.figure_div(_plots.alpha_figure(candidate.alpha), f"alpha-{trial.number}")
+                if candidate.alpha
+                else ""
+            )
+            sections.append(_html.candidate_section(candidate, curves, alpha))
+
+    title = "archsearch: " + " vs ".join(s.study_name for s in studies)
+    path.write_text(_html.page(title, "".join(sections)), encoding="utf-8")
+    _write_tables(all_rows, path)
+    return path
+
+
+def _write_tables(rows: list[dict[str, object]], path: Path) -> None:
+    frame = pd.DataFrame(rows).rename(
+        columns={"flops": "flops (multiply-adds)", "mac": "mac (elements)"}
+    )
+    frame.to_csv(path.with_suffix(".csv"), index=False)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return
+    frame.to_parquet(path.with_suffix(".parquet"), index=False)
+
+
+__all__ = ["write_report"]

@@ -1,0 +1,416 @@
+"""Pure functions from a study to plain data (frozen dataclasses, tested with ==).
+
+The plotting functions and the HTML page read only these; these read only the study (and, for
+per-layer detail, a static re-profile of the stored architecture).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from ..study import (
+    OBJECTIVE_ATTRS,
+    OBJECTIVES,
+    STATUS_INFEASIBLE,
+    completed,
+    objective_names,
+    pareto_trials,
+    status_counts,
+    test_accuracies,
+    trial_row,
+)
+
+COST_AXES = ("flops", "params", "mac", "latency_ms")
+AXIS_TITLES = {
+    "flops": "FLOPs (multiply-adds)",
+    "params": "parameters",
+    "mac": "memory access cost (elements)",
+    "latency_ms": "measured latency (ms)",
+}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    name: str
+    space: str
+    searcher: str
+    dataset: str
+    objectives: tuple[str, ...]
+    budget: str
+    device: str
+    torch_version: str
+    seconds: float
+    counts: tuple[tuple[str, int], ...]
+    best: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    number: int
+    cost: float | None
+    accuracy: float | None
+    category: str  # front | dominated | pruned | failed | infeasible
+    label: str
+
+
+@dataclass(frozen=True)
+class ParetoInfo:
+    run: str
+    axis: str
+    points: tuple[ParetoPoint, ...]
+    log_axis: bool
+
+
+@dataclass(frozen=True)
+class HistoryInfo:
+    run: str
+    objective: str
+    numbers: tuple[int, ...]
+    values: tuple[float, ...]
+    best_so_far: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class AlphaInfo:
+    positions: tuple[str, ...]
+    ops: tuple[tuple[str, ...], ...]
+    epochs: tuple[tuple[tuple[float, ...], ...], ...]  # epoch -> position -> op weight
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    path: str
+    module_type: str
+    flops: int
+    mac: int
+    out_shape: str
+
+
+@dataclass(frozen=True)
+class CandidateInfo:
+    number: int
+    arch_id: str
+    summary: str
+    values: tuple[tuple[str, float], ...]
+    test_accuracy: float | None
+    blocks: tuple[tuple[str, str, int | None, int, str], ...]  # where, type, width, stride, opts
+    layers: tuple[LayerRow, ...]
+    findings: tuple[tuple[str, str, float, str, str], ...]  # guideline, layer, figure, unit, text
+    val_curve: tuple[float, ...]
+    loss_curve: tuple[float, ...]
+    alpha: AlphaInfo | None
+
+
+@dataclass(frozen=True)
+class RankInfo:
+    run: str
+    numbers: tuple[int, ...]
+    flops: tuple[float, ...]
+    mac: tuple[float, ...]
+    latency_ms: tuple[float, ...]
+    spearman_flops: float | None
+    spearman_mac: float | None
+    source: str
+
+
+def study_name(study: optuna.Study) -> str:
+    return study.study_name
+
+
+def get_run_info(study: optuna.Study) -> RunInfo:
+    config = study.user_attrs.get("config", {})
+    counts = status_counts(study)
+    names = objective_names(study)
+    best = []
+    done = completed(study)
+    for index, name in enumerate(names):
+        values = [t.values[index] for t in done]
+        if values:
+            pick = max if OBJECTIVES.get(name, "maximize") == "maximize" else min
+            best.append((name, float(pick(values))))
+    starts = [t.datetime_start for t in study.trials if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in study.trials if t.datetime_complete is not None]
+    seconds = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+    timeout = config.get("timeout")
+    budget = f"{config.get('trials', len(done))} completed trials" + (
+        f", at most {timeout:g} s" if timeout else ""
+    )
+    return RunInfo(
+        name=study.study_name,
+        space=str(config.get("space", "")),
+        searcher=str(config.get("searcher", "")),
+        dataset=str(study.user_attrs.get("dataset", config.get("dataset", ""))),
+        objectives=tuple(names),
+        budget=budget,
+        device=str(study.user_attrs.get("device", "")),
+        torch_version=str(study.user_attrs.get("torch_version", "")),
+        seconds=round(seconds, 3),
+        counts=tuple(counts.items()),
+        best=tuple(best),
+    )
+
+
+def _category(trial: FrozenTrial) -> str:
+    status = trial.user_attrs.get("status")
+    if status == STATUS_INFEASIBLE:
+        return "infeasible"
+    if trial.state == TrialState.FAIL:
+        return "failed"
+    if trial.state == TrialState.PRUNED:
+        return "pruned"
+    return "dominated"
+
+
+def pareto_front_numbers(points: list[tuple[int, float, float]]) -> set[int]:
+    """Trial numbers on the (accuracy max, cost min) front, by Optuna's own front."""
+    if not points:
+        return set()
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        scratch = optuna.create_study(directions=["maximize", "minimize"])
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    scratch.add_trials(
+        [
+            optuna.trial.create_trial(values=[accuracy, cost], user_attrs={"number": number})
+            for number, accuracy, cost in points
+        ]
+    )
+    return {t.user_attrs["number"] for t in scratch.best_trials}
+
+
+def get_pareto_info(study: optuna.Study, axis: str) -> ParetoInfo | None:
+    """Accuracy against one cost; ``None`` when no trial recorded that cost."""
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state != TrialState.RUNNING and axis in t.user_attrs
+    ]
+    if not trials:
+        return None
+    done = {t.number for t in completed(study)}
+    scored = [
+        (t.number, float(t.user_attrs["val_accuracy"]), float(t.user_attrs[axis]))
+        for t in trials
+        if t.number in done and "val_accuracy" in t.user_attrs
+    ]
+    front = pareto_front_numbers(scored)
+    points = []
+    for trial in trials:
+        category = (
+            _category(trial)
+            if trial.number not in done
+            else ("front" if trial.number in front else "dominated")
+        )
+        accuracy = trial.user_attrs.get("val_accuracy") if trial.number in done else None
+        points.append(
+            ParetoPoint(
+                trial.number,
+                float(trial.user_attrs[axis]),
+                accuracy,
+                category,
+                str(trial.user_attrs.get("arch_str", "")),
+            )
+        )
+    costs = [p.cost for p in points if p.cost is not None and p.cost > 0]
+    log_axis = bool(costs) and max(costs) / min(costs) > 100
+    return ParetoInfo(study.study_name, axis, tuple(points), log_axis)
+
+
+def get_history_info(study: optuna.Study) -> list[HistoryInfo]:
+    infos = []
+    done = completed(study)
+    for index, name in enumerate(objective_names(study)):
+        maximize = OBJECTIVES.get(name, "maximize") == "maximize"
+        values = [float(t.values[index]) for t in done]
+        best: list[float] = []
+        for value in values:
+            best.append(value if not best else (max if maximize else min)(best[-1], value))
+        infos.append(
+            HistoryInfo(
+                study.study_name, name, tuple(t.number for t in done), tuple(values), tuple(best)
+            )
+        )
+    return infos
+
+
+def get_importance_info(study: optuna.Study) -> dict[str, dict[str, float]]:
+    """Optuna's hyperparameter importances (fANOVA), per objective; empty when too few."""
+    done = completed(study)
+    if len(done) < 4:
+        return {}
+    result = {}
+    for index, name in enumerate(objective_names(study)):
+        try:
+            importances = optuna.importance.get_param_importances(
+                study,
+                target=lambda t, i=index: t.values[i],
+                # 16 trees, not 64: a 1,000-trial report stays quick
+                evaluator=optuna.importance.FanovaImportanceEvaluator(n_trees=16, seed=0),
+            )
+        except (ValueError, RuntimeError):
+            continue  # e.g. no parameter varies across completed trials
+        result[name] = {k: round(float(v), 6) for k, v in importances.items()}
+    return result
+
+
+def get_trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    tests = test_accuracies(study)
+    return [trial_row(t, tests) for t in study.get_trials(deepcopy=False)]
+
+
+def get_alpha_info(trial: FrozenTrial) -> AlphaInfo | None:
+    """The DARTS architecture weights per epoch, when the trial holds them (``alpha_history``:
+    ``{"positions": [...], "ops": [[...]], "epochs": [[[w, ...], ...], ...]}``)."""
+    history = trial.user_attrs.get("alpha_history")
+    if not history:
+        return None
+    return AlphaInfo(
+        positions=tuple(history["positions"]),
+        ops=tuple(tuple(ops) for ops in history["ops"]),
+        epochs=tuple(
+            tuple(tuple(float(w) for w in position) for position in epoch)
+            for epoch in history["epochs"]
+        ),
+    )
+
+
+def get_candidate_info(study: optuna.Study, trial: FrozenTrial) -> CandidateInfo:
+    from ..architecture import Architecture
+    from ..profiler import profile_model
+
+    arch = Architecture.from_dict(json.loads(trial.user_attrs["architecture"]))
+    shape = study.user_attrs.get("input_shape", [3, 32, 32])
+    classes = int(study.user_attrs.get("num_classes", 10))
+    profile = profile_model(arch, (1, *shape), num_classes=classes)
+    by_block = profile.by_module(depth=3)
+    layers = tuple(
+        LayerRow(
+            str(path),
+            str(row["module_type"]),
+            int(row["flops"]),
+            int(row["mac"]),
+            "x".join(map(str, row["out_shape"])),
+        )
+        for path, row in by_block.iterrows()
+    )
+    blocks = tuple(
+        (
+            where,
+            spec.type,
+            spec.out_channels,
+            spec.stride,
+            ", ".join(f"{k}={v}" for k, v in spec.options),
+        )
+        for where, _, spec in arch.blocks()
+    )
+    names = objective_names(study)
+    return CandidateInfo(
+        number=trial.number,
+        arch_id=arch.id,
+        summary=str(arch),
+        values=tuple((n, float(v)) for n, v in zip(names, trial.values or [], strict=False)),
+        test_accuracy=test_accuracies(study).get(trial.number),
+        blocks=blocks,
+        layers=layers,
+        findings=tuple(
+            (f.guideline, f.layer, float(f.figure), f.unit, f.message) for f in profile.findings
+        ),
+        val_curve=tuple(float(v) for v in trial.user_attrs.get("val_curve", [])),
+        loss_curve=tuple(float(v) for v in trial.user_attrs.get("loss_curve", [])),
+        alpha=get_alpha_info(trial),
+    )
+
+
+def spearman(a: list[float], b: list[float]) -> float | None:
+    import pandas as pd
+
+    if len(a) < 3:
+        return None
+    value = pd.Series(a).corr(pd.Series(b), method="spearman")
+    return None if value is None or math.isnan(value) else round(float(value), 6)
+
+
+def get_rank_info(study: optuna.Study, measure: int = 0, device: str = "cpu") -> RankInfo | None:
+    """How well flops and mac rank candidates by latency: recorded latencies, or (``measure``
+    > 0) latencies measured now on ``device`` for up to that many completed candidates."""
+    done = [t for t in completed(study) if "flops" in t.user_attrs]
+    recorded = [t for t in done if t.user_attrs.get("latency_ms") is not None]
+    source = "recorded during the search"
+    latencies = {t.number: float(t.user_attrs["latency_ms"]) for t in recorded}
+    if len(recorded) < 3 and measure > 0 and len(done) >= 3:
+        latencies = _measure(study, done, measure, device)
+        source = f"measured for this report on {device}"
+    if len(latencies) < 3:
+        return None
+    chosen = [t for t in done if t.number in latencies]
+    flops = [float(t.user_attrs["flops"]) for t in chosen]
+    mac = [float(t.user_attrs["mac"]) for t in chosen]
+    latency = [latencies[t.number] for t in chosen]
+    return RankInfo(
+        study.study_name,
+        tuple(t.number for t in chosen),
+        tuple(flops),
+        tuple(mac),
+        tuple(latency),
+        spearman(flops, latency),
+        spearman(mac, latency),
+        source,
+    )
+
+
+def _measure(
+    study: optuna.Study, trials: list[FrozenTrial], limit: int, device: str
+) -> dict[int, float]:
+    from ..architecture import Architecture
+    from ..build import build_model
+    from ..profiler import measure_latency
+
+    shape = study.user_attrs.get("input_shape", [3, 32, 32])
+    classes = int(study.user_attrs.get("num_classes", 10))
+    step = max(1, len(trials) // limit)
+    out = {}
+    for trial in trials[::step][:limit]:
+        arch = Architecture.from_dict(json.loads(trial.user_attrs["architecture"]))
+        model = build_model(arch, classes, shape[0])
+        out[trial.number] = measure_latency(
+            model, (1, *shape), device=device, repeats=5, min_repeat_s=0.01, warmup_s=0.02
+        ).median_ms
+    return out
+
+
+def report_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The candidates that get a detail section: the Pareto-optimal ones."""
+    return pareto_trials(study)
+
+
+__all__ = [
+    "AXIS_TITLES",
+    "COST_AXES",
+    "OBJECTIVE_ATTRS",
+    "AlphaInfo",
+    "CandidateInfo",
+    "HistoryInfo",
+    "LayerRow",
+    "ParetoInfo",
+    "ParetoPoint",
+    "RankInfo",
+    "RunInfo",
+    "get_alpha_info",
+    "get_candidate_info",
+    "get_history_info",
+    "get_importance_info",
+    "get_pareto_info",
+    "get_rank_info",
+    "get_run_info",
+    "get_trial_rows",
+    "pareto_front_numbers",
+    "report_trials",
+]
