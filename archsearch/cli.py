@@ -421,6 +421,29 @@ def run(
     max_mac: Annotated[float | None, typer.Option("--max-mac")] = None,
     max_latency_ms: Annotated[float | None, typer.Option("--max-latency-ms")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for latency.")] = None,
+    darts_mode: Annotated[
+        str,
+        typer.Option(
+            "--darts-mode", help="DARTS: full (every op runs) or gumbel (one sampled path)."
+        ),
+    ] = "full",
+    darts_order: Annotated[
+        str, typer.Option("--darts-order", help="DARTS: first- or second-order (unrolled).")
+    ] = "first",
+    darts_epochs: Annotated[int, typer.Option("--darts-epochs", min=1)] = 10,
+    cost: Annotated[
+        str,
+        typer.Option(
+            help="DARTS cost-aware loss: flops, mac or latency (a table measured on this device)."
+        ),
+    ] = "flops",
+    cost_weight: Annotated[float, typer.Option("--cost-weight", min=0.0)] = 0.0,
+    derive_top: Annotated[
+        int,
+        typer.Option(
+            "--derive-top", min=0, help="DARTS: also retrain the K next most likely architectures."
+        ),
+    ] = 0,
 ) -> None:
     """Search a space for accurate, cheap networks; results stay in a resumable Optuna study.
 
@@ -449,6 +472,12 @@ def run(
         max_mac=max_mac,
         max_latency_ms=max_latency_ms,
         latency_threads=threads,
+        darts_mode=darts_mode,
+        darts_order=darts_order,
+        darts_epochs=darts_epochs,
+        cost=cost,
+        cost_weight=cost_weight,
+        derive_top=derive_top,
     )
     _run_with_progress(lambda progress: run_search(config, progress=progress), config)
 
@@ -495,6 +524,7 @@ def _run_with_progress(start: Any, config: Any) -> None:
 
         def on_trial(trial: Any, best: dict[str, float]) -> None:
             from .study import completed as done_trials
+            from .study import format_value
 
             attrs = trial.user_attrs
             status = attrs.get("status", trial.state.name.lower())
@@ -503,9 +533,7 @@ def _run_with_progress(start: Any, config: Any) -> None:
                 if status == "ok"
                 else attrs.get("reason", "")
             )
-            best_text = "  ".join(
-                f"{k} {v:.4f}" if k == "accuracy" else f"{k} {v:,.6g}" for k, v in best.items()
-            )
+            best_text = "  ".join(f"{k} {format_value(k, v)}" for k, v in best.items())
             bar.console.print(
                 f"#{trial.number:<4} {status:<10} {detail}   [dim]best: {best_text}[/]"
             )
@@ -513,6 +541,7 @@ def _run_with_progress(start: Any, config: Any) -> None:
 
         trial_study: list[Any] = []
         progress = RunProgress(
+            on_message=lambda text: bar.console.print(text),
             on_start=on_start,
             on_candidate=on_candidate,
             on_epoch=on_epoch,
@@ -802,8 +831,10 @@ def report(
         known = {s.study_name for s in optuna.get_all_study_summaries(backend)}
         missing = [name for name in study if name not in known]
         if missing:
-            raise ArchsearchError(f"--study '{missing[0]}': no such study in {storage} (it has:"
-                                  f" {', '.join(sorted(known)) or 'none'})")
+            raise ArchsearchError(
+                f"--study '{missing[0]}': no such study in {storage} (it has:"
+                f" {', '.join(sorted(known)) or 'none'})"
+            )
         studies = [optuna.load_study(study_name=name, storage=backend) for name in study]
     elif runs:
         studies = [open_run(run, runs_dir) for run in runs]

@@ -24,6 +24,9 @@ from .space import DEFAULT_HYPERPARAMETERS, Distribution, SearchSpace
 from .study import CONSTRAINT_ATTRS, OBJECTIVE_ATTRS, STATUS_INFEASIBLE, STATUS_OK
 from .train import TrainConfig, TrainResult, train
 
+#: user attribute of an enqueued trial that fixes its architecture
+QUEUED_ARCHITECTURE = "queued_architecture"
+
 
 @dataclass
 class Candidates:
@@ -37,7 +40,10 @@ class Candidates:
     def sample(
         self, trial: optuna.Trial, input_size: tuple[int, int]
     ) -> tuple[Architecture, dict[str, Any]]:
-        if self.architecture is not None:
+        queued = trial.user_attrs.get(QUEUED_ARCHITECTURE)
+        if queued is not None:  # enqueued with the trial (DARTS derivations, known networks)
+            arch = Architecture.from_json(queued)
+        elif self.architecture is not None:
             arch = self.architecture
         else:
             assert self.space is not None
@@ -66,10 +72,15 @@ class TrialContext:
     latency_threads: int | None = None
     on_candidate: Callable[[int, Architecture, int], None] | None = None
     on_epoch: Callable[[int, int, float], None] | None = None
+    always_latency: bool = False  # e.g. to check a DARTS latency table against a measurement
 
     @property
     def needs_latency(self) -> bool:
-        return "latency" in self.objectives or "max_latency_ms" in self.constraints
+        return (
+            self.always_latency
+            or "latency" in self.objectives
+            or "max_latency_ms" in self.constraints
+        )
 
 
 def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:

@@ -26,7 +26,15 @@ from .build import build_model
 from .data import Dataset, load_dataset
 from .errors import ArchsearchError
 from .objective import Candidates, TrialContext, evaluate_trial
-from .searchers import SEARCHERS, Budget, OptunaSearcher, grid_size
+from .searchers import (
+    SEARCHERS,
+    BaseSearcher,
+    Budget,
+    DartsConfig,
+    DartsSearcher,
+    OptunaSearcher,
+    grid_size,
+)
 from .space import Distribution, SearchSpace, load_space
 from .space.distributions import grid_values
 from .storage import open_storage
@@ -72,6 +80,13 @@ class RunConfig:
     max_latency_ms: float | None = None
     latency_threads: int | None = None
     val_fraction: float = 0.2
+    # DARTS (--searcher darts)
+    darts_mode: str = "full"  # full | gumbel
+    darts_order: str = "first"  # first | second
+    darts_epochs: int = 10
+    cost: str = "flops"  # the cost-aware loss's cost: flops | mac | latency
+    cost_weight: float = 0.0
+    derive_top: int = 0
 
     @property
     def run_name(self) -> str:
@@ -96,6 +111,7 @@ class RunProgress:
     on_candidate: Callable[[int, Architecture, int], None] | None = None
     on_epoch: Callable[[int, int, float], None] | None = None
     on_trial: Callable[[optuna.trial.FrozenTrial, dict[str, float]], None] | None = None
+    on_message: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -119,9 +135,9 @@ def _validate(config: RunConfig) -> None:
         )
     if len(set(config.objectives)) != len(config.objectives):
         raise ArchsearchError("--objectives: an objective is listed twice")
-    if config.searcher not in SEARCHERS:
+    if config.searcher not in (*SEARCHERS, "darts"):
         raise ArchsearchError(
-            f"--searcher: unknown '{config.searcher}' (choose from {', '.join(SEARCHERS)})"
+            f"--searcher: unknown '{config.searcher}' (choose from {', '.join(SEARCHERS)}, darts)"
         )
     if config.pruner not in ("median", "hyperband", "none"):
         raise ArchsearchError(f"--pruner: unknown '{config.pruner}' (median, hyperband, none)")
@@ -154,6 +170,15 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
         "epochs": config.epochs,
         "architecture": fixed,
         "hyperparameter_space": hp,
+        "darts": [
+            config.darts_mode,
+            config.darts_order,
+            config.darts_epochs,
+            config.cost,
+            config.cost_weight,
+        ]
+        if config.searcher == "darts"
+        else None,
     }
 
 
@@ -165,7 +190,12 @@ def _recover_interrupted(study: optuna.Study) -> int:
         storage.set_trial_user_attr(trial._trial_id, "status", STATUS_FAILED)
         storage.set_trial_user_attr(trial._trial_id, "reason", "interrupted (process died)")
         storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        keep = {
+            k: v
+            for k, v in trial.user_attrs.items()
+            if k in ("queued_architecture", "alpha_history", "darts")
+        }
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **keep})
     return len(stale)
 
 
@@ -227,7 +257,16 @@ def run_search(
                 " narrow the space (fix more fields) or raise --trials"
             )
         trials = points
-    searcher = OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
+    searcher: BaseSearcher
+    if config.searcher == "darts":
+        if candidates.space is None or candidates.architecture is not None:
+            raise ArchsearchError("--searcher darts searches a space: give --space")
+        searcher = DartsSearcher(
+            candidates.space, data, device, _darts_config(config), log=progress.on_message
+        )
+        trials = 1 + config.derive_top
+    else:
+        searcher = OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
     directions = [OBJECTIVES[o] for o in config.objectives]
     single = len(directions) == 1
     try:
@@ -272,19 +311,19 @@ def run_search(
         seed=config.seed,
         weights_dir=weights_dir,
         latency_threads=config.latency_threads,
+        always_latency=config.searcher == "darts" and config.cost == "latency",
         on_candidate=progress.on_candidate,
         on_epoch=progress.on_epoch,
     )
     if progress.on_start is not None:
         progress.on_start(name, len(completed(study)), trials)
 
-    class _Reporting(OptunaSearcher):
-        def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            if progress.on_trial is not None:
-                progress.on_trial(trial, _best(study, config.objectives))
+    def report_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if progress.on_trial is not None:
+            progress.on_trial(trial, _best(study, config.objectives))
 
-    reporting = _Reporting(config.searcher, seed=config.seed, grid=grid)
-    reporting.search(
+    searcher.callbacks = [report_trial]  # type: ignore[attr-defined]
+    searcher.search(
         study, lambda t: evaluate_trial(t, ctx), Budget(trials=trials, timeout=config.timeout)
     )
     _evaluate_test_split(study, data, weights_dir, device)
@@ -311,6 +350,24 @@ def run_search(
         "report": str(report),
     }
     return result
+
+
+def _darts_config(config: RunConfig) -> DartsConfig:
+    if config.darts_mode not in ("full", "gumbel"):
+        raise ArchsearchError(f"--darts-mode '{config.darts_mode}': choose full or gumbel")
+    if config.darts_order not in ("first", "second"):
+        raise ArchsearchError(f"--darts-order '{config.darts_order}': choose first or second")
+    if config.cost not in ("flops", "mac", "latency"):
+        raise ArchsearchError(f"--cost '{config.cost}': choose flops, mac or latency")
+    return DartsConfig(
+        mode=config.darts_mode,
+        order=config.darts_order,
+        epochs=config.darts_epochs,
+        cost=config.cost,
+        cost_weight=config.cost_weight,
+        derive_top=config.derive_top,
+        seed=config.seed,
+    )
 
 
 def _space_text(space: str) -> str:

@@ -44,6 +44,13 @@ STATUS_FAILED = "failed"
 STATUS_PRUNED = "pruned"
 
 
+def format_value(name: str, value: float) -> str:
+    """An objective value as people read it: accuracy to 4 places, costs with thousands."""
+    if name == "accuracy":
+        return f"{value:.4f}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
 def completed(study: optuna.Study) -> list[FrozenTrial]:
     """Trials that trained to the end (the budget counts these)."""
     return [

@@ -9,6 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.offline
 
+from ..study import format_value
 from ._info import CandidateInfo, RunInfo
 
 CSS = """
@@ -122,7 +123,7 @@ def table(rows: list[dict[str, Any]], table_id: str, highlight: set[int] | None 
 
 def summary_section(run: RunInfo) -> str:
     counts = ", ".join(f"{n} {k}" for k, n in run.counts)
-    best = ", ".join(f"{k} {v:.4f}" if k == "accuracy" else f"{k} {v:,.6g}" for k, v in run.best)
+    best = ", ".join(f"{k} {format_value(k, v)}" for k, v in run.best)
     items = [
         ("space", run.space),
         ("searcher", run.searcher),
@@ -140,9 +141,7 @@ def summary_section(run: RunInfo) -> str:
 
 
 def candidate_section(candidate: CandidateInfo, curves: str, alpha: str) -> str:
-    values = ", ".join(
-        f"{k} {v:.4f}" if k == "accuracy" else f"{k} {v:,.6g}" for k, v in candidate.values
-    )
+    values = ", ".join(f"{k} {format_value(k, v)}" for k, v in candidate.values)
     test = (
         "" if candidate.test_accuracy is None else f", test accuracy {candidate.test_accuracy:.4f}"
     )

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from ._base import BaseSearcher, Budget
+from ._darts import DartsConfig, DartsSearcher
 from ._optuna import SEARCHERS, OptunaSearcher, grid_size
 
-__all__ = ["SEARCHERS", "BaseSearcher", "Budget", "OptunaSearcher", "grid_size"]
+__all__ = [
+    "SEARCHERS",
+    "BaseSearcher",
+    "Budget",
+    "DartsConfig",
+    "DartsSearcher",
+    "OptunaSearcher",
+    "grid_size",
+]

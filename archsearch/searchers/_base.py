@@ -43,5 +43,7 @@ class BaseSearcher(abc.ABC):
     def before_trial(self, study: optuna.Study, trial: optuna.Trial) -> None:  # noqa: B027
         """Hook: called after a trial is created, before it is evaluated."""
 
-    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:  # noqa: B027
-        """Hook: called after a trial is recorded."""
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Hook: called after a trial is recorded; runs the ``callbacks`` a caller attached."""
+        for callback in getattr(self, "callbacks", ()):
+            callback(study, trial)

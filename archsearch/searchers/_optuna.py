@@ -73,25 +73,7 @@ class OptunaSearcher(BaseSearcher):
             return
         limit = budget.max_attempts or max(20, 10 * budget.trials)
 
-        def objective(trial: optuna.Trial) -> Sequence[float]:
-            self.before_trial(study, trial)
-            try:
-                return evaluate(trial)
-            except optuna.TrialPruned:
-                raise
-            except CandidateFailed as failure:
-                _mark_failed(trial, failure.reason)
-                raise
-            except KeyboardInterrupt:
-                _mark_failed(trial, "interrupted (Ctrl-C)")
-                study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-                raise
-            except ArchsearchError as error:
-                _mark_failed(trial, str(error))
-                raise
-            except Exception as error:
-                _mark_failed(trial, f"{type(error).__name__}: {error}")
-                raise
+        objective = guarded(study, evaluate, self.before_trial)
 
         def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             self.after_trial(study, trial)
@@ -116,6 +98,45 @@ class OptunaSearcher(BaseSearcher):
                 f"{limit} candidates tried and only {len(completed(study))} trained: the"
                 " constraints or the space leave too few feasible candidates"
             )
+
+
+def guarded(
+    study: optuna.Study,
+    evaluate: Callable[[optuna.Trial], Sequence[float]],
+    before_trial: Callable[[optuna.Study, optuna.Trial], None] | None = None,
+) -> Callable[[optuna.Trial], Sequence[float]]:
+    """``evaluate`` as an Optuna objective that records why a candidate failed."""
+
+    def objective(trial: optuna.Trial) -> Sequence[float]:
+        if before_trial is not None:
+            before_trial(study, trial)
+        try:
+            return evaluate(trial)
+        except optuna.TrialPruned:
+            raise
+        except CandidateFailed as failure:
+            _mark_failed(trial, failure.reason)
+            raise
+        except KeyboardInterrupt:
+            _mark_failed(trial, "interrupted (Ctrl-C)")
+            study.enqueue_trial(
+                trial.params, user_attrs={"retry_of": trial.number, **_queued(trial)}
+            )
+            raise
+        except ArchsearchError as error:
+            _mark_failed(trial, str(error))
+            raise
+        except Exception as error:
+            _mark_failed(trial, f"{type(error).__name__}: {error}")
+            raise
+
+    return objective
+
+
+def _queued(trial: optuna.Trial) -> dict[str, Any]:
+    """What an enqueued trial carried (a fixed architecture, DARTS data), for its retry."""
+    keep = ("queued_architecture", "alpha_history", "darts")
+    return {k: v for k, v in trial.user_attrs.items() if k in keep}
 
 
 def _mark_failed(trial: optuna.Trial, reason: str) -> None:

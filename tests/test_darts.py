@@ -1,0 +1,192 @@
+"""DARTS: supernet plan, both modes, second order, cost-aware loss, latency table, collapse
+guard, derivation, and a run recorded in the study like any other."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import archsearch
+from archsearch.data import load_dataset
+from archsearch.run import RunConfig, run_search
+from archsearch.searchers._darts import (
+    SKIP,
+    DartsConfig,
+    DartsResult,
+    DartsSearch,
+    Supernet,
+    default_hyperparameters,
+    op_costs,
+    plan_supernet,
+)
+from archsearch.study import completed
+
+SPACE = """\
+name: darts-tiny
+input_sizes: [8]
+stem: {out_channels: 8, kernel_size: 3}
+stages:
+  - out_channels: {choices: [8, 16]}
+    depth: {low: 1, high: 2}
+    stride: 2
+    block: {choices: [mbconv, dwsep]}
+    kernel_size: {choices: [3, 5]}
+    mbconv: {expansion: {choices: [2, 4]}}
+hyperparameters:
+  lr: {low: 0.01, high: 0.1, log: true}
+  batch_size: {choices: [32, 64]}
+  epochs: 2
+"""
+
+
+@pytest.fixture
+def space(tmp_path: Path) -> archsearch.SearchSpace:
+    path = tmp_path / "darts.yaml"
+    path.write_text(SPACE)
+    return archsearch.load_space(path)
+
+
+@pytest.fixture(scope="module")
+def data() -> archsearch.data.Dataset:
+    return load_dataset("synthetic")
+
+
+def test_plan_follows_the_space(space: archsearch.SearchSpace, data) -> None:
+    plan = plan_supernet(space, data)
+    assert [p.name for p in plan.positions] == ["stage1.block1", "stage1.block2"]
+    first, second = plan.positions
+    # largest width, the stage's stride; mbconv: 2 kernels x 2 expansions, dwsep: 2 kernels
+    assert (first.in_channels, first.out_channels, first.stride) == (8, 16, 2)
+    names = [op.name for op in first.ops]
+    assert len(names) == 6 and SKIP not in names
+    assert "mb_k5_e4" in names and "dw_k3" in names
+    # the second block may be skipped (depth search); same 6 ops plus identity
+    assert second.ops[-1].block == SKIP and len(second.ops) == 7
+    assert second.in_size == (4, 4) and first.in_size == (8, 8)
+
+
+def test_supernet_and_derived_network_agree_on_shapes(space, data) -> None:
+    plan = plan_supernet(space, data)
+    supernet = Supernet(plan)
+    x = torch.randn(3, 1, 8, 8)
+    assert supernet(x, "full").shape == supernet(x, "gumbel", 1.0).shape == (3, 4)
+    arch = plan.architecture([0, len(plan.positions[1].ops) - 1])  # second block skipped
+    assert len(arch.stages[0]) == 1
+    model = archsearch.build_model(arch, 4, 1)
+    assert model(x).shape == (3, 4)
+
+
+@pytest.mark.parametrize(
+    ("mode", "order"), [("full", "first"), ("gumbel", "first"), ("full", "second")]
+)
+def test_search_runs_and_records_alpha_history(space, data, mode: str, order: str) -> None:
+    plan = plan_supernet(space, data)
+    config = DartsConfig(mode=mode, order=order, epochs=3, warmup_epochs=1, batch_size=32)
+    result = DartsSearch(plan, data, torch.device("cpu"), config).run()
+    assert len(result.history) == 3 and len(result.entropy) == 3
+    for epoch in result.history:
+        for position, probs in zip(plan.positions, epoch, strict=True):
+            assert len(probs) == len(position.ops) and sum(probs) == pytest.approx(1, abs=1e-4)
+    # α is frozen during warm-up, then moves
+    assert result.history[0][0] == pytest.approx([1 / 6] * 6, abs=1e-2)
+    assert result.history[-1] != result.history[0]
+
+
+def test_cost_weight_pushes_towards_cheap_ops(space, data) -> None:
+    plan = plan_supernet(space, data)
+    costs = op_costs(plan, "flops", torch.device("cpu"))
+    assert costs[1][-1] == 0.0  # skip costs nothing
+    cheap = DartsSearch(
+        plan,
+        data,
+        torch.device("cpu"),
+        DartsConfig(epochs=4, warmup_epochs=0, cost_weight=50.0, arch_lr=0.05, batch_size=32),
+    ).run()
+    expected = [
+        sum(p * c for p, c in zip(probs, row, strict=True))
+        for probs, row in zip(cheap.probabilities, costs, strict=True)
+    ]
+    uniform = [sum(row) / len(row) for row in costs]
+    assert sum(expected) < 0.7 * sum(uniform)  # the expected cost fell well below uniform
+
+
+def test_latency_table_is_cached(
+    space, data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARCHSEARCH_CACHE", str(tmp_path))
+    plan = plan_supernet(space, data)
+    first = op_costs(plan, "latency", torch.device("cpu"))
+    (table,) = list(tmp_path.glob("latency-*.json"))
+    entries = json.loads(table.read_text())
+    assert len(entries) == 6 + 6  # each op at each position's input shape
+    again = op_costs(plan, "latency", torch.device("cpu"))
+    assert again == first  # read back, not re-measured
+
+
+def test_collapse_guard_stops_the_search(space, data) -> None:
+    plan = plan_supernet(space, data)
+    search = DartsSearch(
+        plan,
+        data,
+        torch.device("cpu"),
+        DartsConfig(epochs=5, warmup_epochs=0, max_skip=0, batch_size=32),
+    )
+    original = Supernet.__init__
+
+    def skip_favoured(self: Supernet, plan) -> None:
+        original(self, plan)
+        with torch.no_grad():
+            self.alphas[1][-1] += 5.0  # skip strongest at the second position
+
+    Supernet.__init__ = skip_favoured  # type: ignore[method-assign]
+    try:
+        result = search.run()
+    finally:
+        Supernet.__init__ = original  # type: ignore[method-assign]
+    assert len(result.history) == 1 and result.skips == [1]
+    assert result.stopped.startswith("collapse guard (DARTS+)")
+
+
+def test_derive_top_k_by_joint_probability() -> None:
+    result = DartsResult(plan=None, probabilities=[[0.6, 0.4], [0.1, 0.7, 0.2]])  # type: ignore[arg-type]
+    derived = result.derive(3)
+    assert [choice for choice, _ in derived] == [[0, 1], [1, 1], [0, 2]]
+    assert derived[0][1] == pytest.approx(0.42)
+
+
+def test_default_hyperparameters(space) -> None:
+    hp = default_hyperparameters(space)
+    assert hp["batch_size"] == 32 and hp["lr"] == pytest.approx((0.01 * 0.1) ** 0.5)
+    assert "epochs" not in hp  # fixed in the space
+
+
+def test_darts_run_is_recorded_like_any_trial(tmp_path: Path) -> None:
+    path = tmp_path / "darts.yaml"
+    path.write_text(SPACE)
+    config = RunConfig(
+        space=str(path),
+        dataset="synthetic",
+        searcher="darts",
+        name="d",
+        runs_dir=str(tmp_path / "runs"),
+        reports_dir=str(tmp_path / "reports"),
+        device="cpu",
+        darts_epochs=2,
+        derive_top=1,
+        cost="latency",
+        cost_weight=0.1,
+    )
+    result = run_search(config)
+    trials = completed(result.study)
+    assert len(trials) == 2
+    best = trials[0]
+    assert best.user_attrs["darts"]["rank"] == 0 and best.user_attrs["darts"]["mode"] == "full"
+    history = best.user_attrs["alpha_history"]
+    assert history["positions"] == ["stage1.block1", "stage1.block2"]
+    assert len(history["epochs"]) == 2
+    assert best.user_attrs["latency_ms"] > 0 and best.user_attrs["darts"]["latency_table_ms"] > 0
+    report = Path(result.files["report"]).read_text()
+    assert 'id="alpha-' in report
