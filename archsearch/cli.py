@@ -847,6 +847,49 @@ def report(
     out.print(f"trials: {written.with_suffix('.csv')}")
 
 
+@app.command()
+@user_errors
+def status(
+    run: Annotated[str | None, typer.Argument(help="Run folder or run name.")] = None,
+    storage: Annotated[str | None, typer.Option(help="An Optuna storage URL.")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name in --storage.")] = None,
+    runs_dir: Annotated[str, typer.Option("--runs-dir")] = "runs",
+    as_json: JsonOpt = False,
+) -> None:
+    """Progress of a run: trials by state, and the best value of each objective so far.
+
+    Example: archsearch status runs/mobile-tpe
+    """
+    from .export import open_run
+    from .report._info import get_run_info
+
+    if run is None and (storage is None or study is None):
+        raise ArchsearchError("give a run folder, or --storage URL --study NAME")
+    loaded = open_run(run or study or "", runs_dir, storage=storage, study_name=study)
+    info = get_run_info(loaded)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "study": info.name,
+                    "counts": dict(info.counts),
+                    "best": dict(info.best),
+                    "budget": info.budget,
+                }
+            )
+        )
+        return
+    from .study import format_value
+
+    out.print(
+        f"[bold]{info.name}[/]: "
+        + ", ".join(f"{n} {k}" for k, n in info.counts)
+        + f" (budget: {info.budget})"
+    )
+    for name, value in info.best:
+        out.print(f"  best {name}: {format_value(name, value)}")
+
+
 bench_app = typer.Typer(
     help="Benchmarks on this machine.\n\nExample: archsearch bench guidelines",
     no_args_is_help=True,

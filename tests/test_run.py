@@ -405,3 +405,18 @@ def test_run_writes_its_report_and_report_command(tmp_path: Path, tiny_space: Pa
     assert by_storage.exit_code == 0, by_storage.output
     missing = runner.invoke(app, ["report", "--storage", result.storage, "--study", "nope"])
     assert missing.exit_code == 2 and "nope" in missing.stderr
+
+
+def test_status(tmp_path: Path, tiny_space: Path) -> None:
+    result = run_search(config(tmp_path, tiny_space, trials=2))
+    out = runner.invoke(app, ["status", str(result.run_dir), "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["counts"]["ok"] == 2 and data["counts"]["running"] == 0
+    assert data["best"]["accuracy"] == max(t.values[0] for t in completed(result.study))
+    by_url = runner.invoke(app, ["status", "--storage", result.storage, "--study", "t"])
+    assert by_url.exit_code == 0 and "2 ok" in by_url.stdout
+    bad = runner.invoke(
+        app, ["status", "--storage", "postgresql://nobody@127.0.0.1:1/none", "--study", "t"]
+    )
+    assert bad.exit_code == 2 and "storage" in bad.stderr

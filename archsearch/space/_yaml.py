@@ -20,7 +20,10 @@ def format_path(path: Path) -> str:
 
 def load_yaml(text: str, source: str) -> tuple[Any, dict[Path, int]]:
     """Parse ``text`` safely; return the data and a map from field path to 1-based line."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as err:  # e.g. a control character: the reader refuses it up front
+        raise SpaceError(source, "", f"not a YAML text: {err}") from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -1,0 +1,151 @@
+"""DARTS benchmarks (issue 6), each printed as a markdown table:
+
+1. search time and peak memory of ``full`` against ``gumbel`` mode as the number of candidate
+   ops per position grows (4, 8, 16);
+2. the derived network against random search given the same wall time on the same data;
+3. the latency lookup table's prediction for derived networks against their measured latency.
+
+    python benchmarks/darts_benchmarks.py [--device auto] [--part 1 2 3]
+
+Peak memory is the CUDA allocator's peak on a GPU; on the CPU it is the growth of the
+process's peak resident set (reset before each search through /proc/self/clear_refs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from _machine import describe
+
+from archsearch.build import build_model
+from archsearch.data import load_dataset
+from archsearch.profiler import measure_latency
+from archsearch.run import RunConfig, run_search
+from archsearch.searchers._darts import (
+    DartsConfig,
+    DartsSearch,
+    fixed_latency_ms,
+    op_costs,
+    plan_supernet,
+)
+from archsearch.space import load_space
+from archsearch.train import resolve_device
+
+OPS = {  # a stage's option choices giving 4, 8 and 16 mbconv candidates per position
+    4: "kernel_size: {choices: [3, 5]}\n    expansion: {choices: [2, 4]}",
+    8: "kernel_size: {choices: [3, 5]}\n    expansion: {choices: [2, 4]}\n"
+    "    se: {choices: [false, true]}",
+    16: "kernel_size: {choices: [3, 5, 7, 9]}\n    expansion: {choices: [2, 4]}\n"
+    "    se: {choices: [false, true]}",
+}
+
+
+def space_with(ops: int, folder: Path) -> Path:
+    path = folder / f"ops{ops}.yaml"
+    path.write_text(f"""name: ops{ops}
+input_sizes: [8]
+stem: {{out_channels: 16}}
+stages:
+  - out_channels: 32
+    depth: 3
+    stride: 2
+    block: mbconv
+    {OPS[ops]}
+hyperparameters: {{epochs: 8}}
+""")
+    return path
+
+
+def peak_rss_mib() -> float:
+    text = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) / 1024
+
+
+def part_modes(device: torch.device) -> None:
+    data = load_dataset("digits")
+    print("| ops per position | mode | s per search epoch | peak memory MiB |")
+    print("|---:|---|---:|---:|")
+    with tempfile.TemporaryDirectory() as folder:
+        for ops in (4, 8, 16):
+            space = load_space(space_with(ops, Path(folder)))
+            plan = plan_supernet(space, data)
+            for mode in ("full", "gumbel"):
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                else:
+                    Path("/proc/self/clear_refs").write_text("5")
+                before = peak_rss_mib()
+                config = DartsConfig(mode=mode, epochs=2, warmup_epochs=0)
+                result = DartsSearch(plan, data, device, config).run()
+                memory = (
+                    result.peak_memory_bytes / 2**20
+                    if device.type == "cuda"
+                    else peak_rss_mib() - before
+                )
+                print(f"| {ops} | {mode} | {result.seconds / 2:.2f} | {memory:.1f} |")
+
+
+def part_versus_random(device: torch.device) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        base = {
+            "dataset": "digits",
+            "runs_dir": folder,
+            "reports_dir": folder,
+            "device": str(device),
+        }
+        start = time.perf_counter()
+        darts = run_search(RunConfig(searcher="darts", name="darts", derive_top=2, **base))
+        seconds = time.perf_counter() - start
+        random = run_search(
+            RunConfig(searcher="random", name="random", trials=10_000, timeout=seconds, **base)
+        )
+        print(f"Same wall time: {seconds:.0f} s each, mobile space, digits.\n")
+        print("| searcher | trials | best val. accuracy | its flops | its test accuracy |")
+        print("|---|---:|---:|---:|---:|")
+        for name, result in (("darts (top 3 derived)", darts), ("random", random)):
+            best = max(result.pareto, key=lambda r: r["accuracy"])
+            print(
+                f"| {name} | {result.counts['ok']} | {best['accuracy']:.4f} |"
+                f" {best['flops']:,} | {best['test_accuracy']:.4f} |"
+            )
+
+
+def part_latency_table(device: torch.device) -> None:
+    data = load_dataset("digits")
+    plan = plan_supernet(load_space("mobile"), data)
+    costs = op_costs(plan, "latency", device)
+    shared = fixed_latency_ms(plan, device)
+    result = DartsSearch(plan, data, device, DartsConfig(epochs=2, warmup_epochs=0)).run()
+    result.costs = costs
+    print("| derived network | table ms | measured ms | table / measured |")
+    print("|---|---:|---:|---:|")
+    for choice, _ in result.derive(5):
+        arch = plan.architecture(choice)
+        predicted = shared + sum(row[i] for row, i in zip(costs, choice, strict=True))
+        model = build_model(arch, data.num_classes, data.in_channels)
+        measured = measure_latency(
+            model, (1, data.in_channels, *data.input_size), device=device
+        ).median_ms
+        print(f"| {arch.id} | {predicted:.3f} | {measured:.3f} | {predicted / measured:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    print(f"Machine: {describe()}; device {device}\n")
+    parts = {1: part_modes, 2: part_versus_random, 3: part_latency_table}
+    for part in args.part:
+        parts[part](device)
+        print()
+
+
+if __name__ == "__main__":
+    main()
