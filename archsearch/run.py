@@ -417,17 +417,11 @@ def _write_trials_csv(study: optuna.Study, path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
-def describe_budget(trials: int, timeout: float | None) -> str:
-    limit = f", at most {timeout:.0f} s" if timeout else ""
-    return f"{trials} completed trials{limit}"
-
-
 __all__ = [
     "DEFAULT_TRIALS",
     "RunConfig",
     "RunProgress",
     "RunResult",
-    "describe_budget",
     "run_search",
     "search_grid",
 ]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -66,28 +68,35 @@ def peak_rss_mib() -> float:
     return int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) / 1024
 
 
-def part_modes(device: torch.device) -> None:
+def one_search(ops: int, mode: str, device: torch.device) -> tuple[float, float]:
+    """Seconds per search epoch and peak memory (MiB) of one search, in this process."""
     data = load_dataset("digits")
+    with tempfile.TemporaryDirectory() as folder:
+        plan = plan_supernet(load_space(space_with(ops, Path(folder))), data)
+    if device.type != "cuda":
+        Path("/proc/self/clear_refs").write_text("5")  # peak RSS := current RSS
+    before = peak_rss_mib()
+    result = DartsSearch(
+        plan, data, device, DartsConfig(mode=mode, epochs=2, warmup_epochs=0)
+    ).run()
+    memory = result.peak_memory_bytes / 2**20 if device.type == "cuda" else peak_rss_mib() - before
+    return result.seconds / 2, memory
+
+
+def part_modes(device: torch.device) -> None:
+    # each search in a fresh process: the CPU allocator keeps freed memory, so peaks measured
+    # one after another in one process would hide each other
     print("| ops per position | mode | s per search epoch | peak memory MiB |")
     print("|---:|---|---:|---:|")
-    with tempfile.TemporaryDirectory() as folder:
-        for ops in (4, 8, 16):
-            space = load_space(space_with(ops, Path(folder)))
-            plan = plan_supernet(space, data)
-            for mode in ("full", "gumbel"):
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                else:
-                    Path("/proc/self/clear_refs").write_text("5")
-                before = peak_rss_mib()
-                config = DartsConfig(mode=mode, epochs=2, warmup_epochs=0)
-                result = DartsSearch(plan, data, device, config).run()
-                memory = (
-                    result.peak_memory_bytes / 2**20
-                    if device.type == "cuda"
-                    else peak_rss_mib() - before
-                )
-                print(f"| {ops} | {mode} | {result.seconds / 2:.2f} | {memory:.1f} |")
+    for ops in (4, 8, 16):
+        for mode in ("full", "gumbel"):
+            output = subprocess.run(
+                [sys.executable, __file__, "--device", str(device), "--one", str(ops), mode],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            print(f"| {ops} | {mode} | {float(output[0]):.2f} | {float(output[1]):.1f} |")
 
 
 def part_versus_random(device: torch.device) -> None:
@@ -138,8 +147,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="auto")
     parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])
+    parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     device = resolve_device(args.device)
+    if args.one:
+        seconds, memory = one_search(int(args.one[0]), args.one[1], device)
+        print(seconds, memory)
+        return
     print(f"Machine: {describe()}; device {device}\n")
     parts = {1: part_modes, 2: part_versus_random, 3: part_latency_table}
     for part in args.part:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from typing import Any
 
 import plotly.graph_objects as go
@@ -200,8 +199,3 @@ def page(title: str, body: str) -> str:
         f"<body><header><h1>{esc(title)}</h1><div>archsearch report</div></header><main>"
         f"{body}</main><script>{PLOT_JS}{SORT_JS}</script></body></html>"
     )
-
-
-def json_script(element_id: str, data: Any) -> str:
-    text = json.dumps(data).replace("</", "<\\/")
-    return f'<script type="application/json" id="{element_id}">{text}</script>'

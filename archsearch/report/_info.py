@@ -119,10 +119,6 @@ class RankInfo:
     source: str
 
 
-def study_name(study: optuna.Study) -> str:
-    return study.study_name
-
-
 def get_run_info(study: optuna.Study) -> RunInfo:
     config = study.user_attrs.get("config", {})
     counts = status_counts(study)
