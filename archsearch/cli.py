@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -52,7 +53,7 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except ArchsearchError as error:
-            err.print(f"[bold red]error:[/] {error}", soft_wrap=True, markup=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True, markup=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -522,8 +523,7 @@ def _run_with_progress(start: Any, config: Any) -> None:
         def on_epoch(number: int, epoch: int, accuracy: float) -> None:
             bar.update(epoch_task, completed=epoch + 1)
 
-        def on_trial(trial: Any, best: dict[str, float]) -> None:
-            from .study import completed as done_trials
+        def on_trial(trial: Any, best: dict[str, float], done: int) -> None:
             from .study import format_value
 
             attrs = trial.user_attrs
@@ -535,32 +535,17 @@ def _run_with_progress(start: Any, config: Any) -> None:
             )
             best_text = "  ".join(f"{k} {format_value(k, v)}" for k, v in best.items())
             bar.console.print(
-                f"#{trial.number:<4} {status:<10} {detail}   [dim]best: {best_text}[/]"
+                f"#{trial.number:<4} {status:<10} {escape(detail)}   [dim]best: {best_text}[/]"
             )
-            bar.update(trials_task, completed=len(done_trials(trial_study[0])))
+            bar.update(trials_task, completed=done)
 
-        trial_study: list[Any] = []
         progress = RunProgress(
-            on_message=lambda text: bar.console.print(text),
+            on_message=lambda text: bar.console.print(escape(text)),
             on_start=on_start,
             on_candidate=on_candidate,
             on_epoch=on_epoch,
-            on_trial=lambda t, b: on_trial(t, b),
+            on_trial=on_trial,
         )
-        original = progress.on_start
-
-        def remember(name: str, done: int, total: int) -> None:
-            import optuna
-
-            trial_study.clear()
-            trial_study.append(
-                optuna.load_study(
-                    study_name=config.study or name, storage=_storage_of(config, name)
-                )
-            )
-            original(name, done, total)
-
-        progress.on_start = remember
         try:
             result = start(progress)
         except KeyboardInterrupt:
@@ -572,12 +557,6 @@ def _run_with_progress(start: Any, config: Any) -> None:
             raise typer.Exit(130) from None
         bar.update(epoch_task, visible=False)
     print_run_result(result)
-
-
-def _storage_of(config: Any, name: str) -> str:
-    from pathlib import Path
-
-    return config.storage or f"sqlite:///{(Path(config.runs_dir) / name / 'study.db').as_posix()}"
 
 
 def print_run_result(result: Any) -> None:

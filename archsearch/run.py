@@ -110,7 +110,8 @@ class RunProgress:
     on_start: Callable[[str, int, int], None] | None = None  # description, done, total
     on_candidate: Callable[[int, Architecture, int], None] | None = None
     on_epoch: Callable[[int, int, float], None] | None = None
-    on_trial: Callable[[optuna.trial.FrozenTrial, dict[str, float]], None] | None = None
+    # a recorded trial, the best value per objective so far, completed trials so far
+    on_trial: Callable[[optuna.trial.FrozenTrial, dict[str, float], int], None] | None = None
     on_message: Callable[[str], None] | None = None
 
 
@@ -269,9 +270,10 @@ def run_search(
         searcher = OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
     directions = [OBJECTIVES[o] for o in config.objectives]
     single = len(directions) == 1
+    backend = open_storage(storage)
     try:
         study = optuna.create_study(
-            storage=open_storage(storage),
+            storage=backend,
             study_name=study_name,
             directions=directions,
             sampler=searcher.create_sampler(directions),
@@ -320,7 +322,7 @@ def run_search(
 
     def report_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if progress.on_trial is not None:
-            progress.on_trial(trial, _best(study, config.objectives))
+            progress.on_trial(trial, _best(study, config.objectives), len(completed(study)))
 
     searcher.callbacks = [report_trial]  # type: ignore[attr-defined]
     searcher.search(

@@ -21,8 +21,15 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         if url.startswith("sqlite:///"):
             return _sqlite(url)
         return optuna.storages.RDBStorage(url)
-    except ImportError as err:
-        raise ArchsearchError(f"storage '{url}': a driver is missing ({err})") from None
+    except ImportError:
+        hint = (
+            " (for PostgreSQL: pip install 'archsearch[postgres]')"
+            if url.startswith("postgres")
+            else ""
+        )
+        raise ArchsearchError(
+            f"storage '{url}': its database driver is not installed{hint}"
+        ) from None
     except Exception as err:
         raise ArchsearchError(
             f"storage '{url}': cannot open ({type(err).__name__}: {str(err).splitlines()[0]})"

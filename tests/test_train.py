@@ -105,3 +105,21 @@ def test_cuda_training_uses_bf16_and_channels_last() -> None:
     assert result.device.startswith("cuda") and result.val_accuracy > 0.8
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_precise_batch_norm_makes_early_epochs_meaningful() -> None:
+    from archsearch.train import evaluate, recalibrate_batch_norm
+
+    data = load_dataset("digits")
+    arch = archsearch.load_space("mobile").sample(1, seed=0, input_size=8)[0]
+    torch.manual_seed(0)
+    model = build_model(arch, 10, 1)
+    result = train(model, data, TrainConfig(epochs=1, lr=0.05, batch_size=64), "cpu")
+    # stale running averages after one epoch score at chance (10%); recalibrated ones do not
+    assert result.val_accuracy > 0.3
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+    assert evaluate(model, data.x_val, data.y_val) < 0.2
+    recalibrate_batch_norm(model, data.x_train, 64)
+    assert evaluate(model, data.x_val, data.y_val) == pytest.approx(result.val_accuracy, abs=0.1)
