@@ -49,7 +49,7 @@ from .study import (
 )
 from .train import evaluate, resolve_device
 
-# 80 trials of the mobile space on digits take about 5 minutes on 2 CPU cores (see
+# 80 trials of the mobile space on digits take about 4 minutes on 2 CPU cores (see
 # benchmarks/RESULTS.md), leaving room within the 10 minutes the default run must fit in.
 DEFAULT_TRIALS = 80
 GRID_POINTS_PER_RANGE = 3

@@ -127,8 +127,9 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
 
 
 @torch.no_grad()
-def recalibrate_batch_norm(model: nn.Module, x: torch.Tensor, batch_size: int,
-                           batches: int = 4) -> None:
+def recalibrate_batch_norm(
+    model: nn.Module, x: torch.Tensor, batch_size: int, batches: int = 4
+) -> None:
     """Recompute BatchNorm running statistics from a few training batches ("precise BN").
 
     The running averages (momentum 0.1) lag far behind weights that move fast in a short
@@ -144,7 +145,7 @@ def recalibrate_batch_norm(model: nn.Module, x: torch.Tensor, batch_size: int,
         norm.momentum = None  # a cumulative average over the batches below
     model.train()
     for start in range(0, min(len(x), batches * batch_size), batch_size):
-        model(x[start:start + batch_size])
+        model(x[start : start + batch_size])
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
 
@@ -231,7 +232,7 @@ def train(
             if not math.isfinite(mean_loss):
                 raise CandidateFailed(f"loss became {mean_loss} in epoch {epoch + 1}")
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                recalibrate_batch_norm(model, x_train[order[:4 * batch]], batch)
+                recalibrate_batch_norm(model, x_train[order[: 4 * batch]], batch)
             accuracy = evaluate(model, x_val, y_val, config.eval_batch_size, device)
             result.loss_curve.append(mean_loss)
             result.val_curve.append(accuracy)

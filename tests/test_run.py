@@ -149,23 +149,23 @@ def _completed_count(db: Path, name: str) -> int:
     return len(completed(study))
 
 
-def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
-    runs = tmp_path / "runs"
-    command = [
+def run_command(space: Path, tmp_path: Path, name: str, trials: int) -> list[str]:
+    """`archsearch run` in a subprocess: random search, 6-epoch trials on synthetic data."""
+    return [
         sys.executable,
         "-m",
         "archsearch",
         "run",
         "--space",
-        str(tiny_space),
+        str(space),
         "--dataset",
         "synthetic",
         "--trials",
-        "5",
+        str(trials),
         "--name",
-        "k",
+        name,
         "--runs-dir",
-        str(runs),
+        str(tmp_path / "runs"),
         "--reports-dir",
         str(tmp_path / "reports"),
         "--searcher",
@@ -175,6 +175,11 @@ def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
         "--epochs",
         "6",
     ]
+
+
+def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
+    runs = tmp_path / "runs"
+    command = run_command(tiny_space, tmp_path, "k", 5)
     db = runs / "k" / "study.db"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -205,30 +210,7 @@ def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
 
 def test_ctrl_c_stops_cleanly(tmp_path: Path, tiny_space: Path) -> None:
     runs = tmp_path / "runs"
-    command = [
-        sys.executable,
-        "-m",
-        "archsearch",
-        "run",
-        "--space",
-        str(tiny_space),
-        "--dataset",
-        "synthetic",
-        "--trials",
-        "50",
-        "--name",
-        "c",
-        "--runs-dir",
-        str(runs),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--searcher",
-        "random",
-        "--device",
-        "cpu",
-        "--epochs",
-        "6",
-    ]
+    command = run_command(tiny_space, tmp_path, "c", 50)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while _completed_count(runs / "c" / "study.db", "c") < 1 and time.monotonic() < deadline:
