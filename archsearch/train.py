@@ -93,11 +93,7 @@ def augment(x: torch.Tensor, mode: str, natural: bool, generator: torch.Generato
     if mode == "crop_flip":
         flip = torch.rand(batch, device=x.device, generator=generator) < 0.5
         out = torch.where(flip[:, None, None, None], out.flip(3), out)
-    return (
-        out.contiguous(memory_format=torch.channels_last)
-        if x.is_contiguous(memory_format=torch.channels_last) and x.is_cuda
-        else out
-    )
+    return out
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -217,6 +213,7 @@ def train(
                     group["lr"] = base * factor
                 idx = order[i * batch : (i + 1) * batch]
                 xb = augment(x_train[idx], config.augmentation, data.natural, generator)
+                xb = xb.contiguous(memory_format=memory_format)  # indexing drops NHWC
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                     logits = model(xb)
                 loss = F.cross_entropy(

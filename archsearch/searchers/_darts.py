@@ -489,7 +489,11 @@ class DartsSearch:
                 )
                 xv, yv = x_val[val_idx], y_val[val_idx]
                 idx = order[i * batch : (i + 1) * batch]
-                xt = augment(x_train[idx], "auto", data.natural, generator)
+                memory_format = torch.channels_last if cuda else torch.contiguous_format
+                xt = augment(x_train[idx], "auto", data.natural, generator).contiguous(
+                    memory_format=memory_format
+                )
+                xv = xv.contiguous(memory_format=memory_format)
                 yt = y_train[idx]
 
                 def penalty() -> torch.Tensor:
