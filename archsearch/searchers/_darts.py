@@ -380,6 +380,8 @@ class DartsConfig:
     weight_decay: float = 3e-4
     arch_lr: float = 1e-2  # DARTS uses 3e-4 over 50 epochs; a 10-epoch search needs more
     warmup_epochs: int = 2  # weights only at first, so α does not lock in untrained ops
+    arch_beta1: float = 0.5  # DARTS's Adam betas are (0.5, 0.999)
+    arch_batch_size: int | None = None  # validation images per α step (default: batch_size)
     arch_weight_decay: float = 1e-3
     tau_start: float = 5.0  # Gumbel temperature, annealed geometrically (GDAS: 10 -> 0.1)
     tau_end: float = 0.5
@@ -459,12 +461,13 @@ class DartsSearch:
         a_opt = torch.optim.Adam(
             list(model.alphas),
             lr=config.arch_lr,
-            betas=(0.5, 0.999),
+            betas=(config.arch_beta1, 0.999),
             weight_decay=config.arch_weight_decay,
         )
         x_train, y_train = data.x_train.to(device), data.y_train.to(device)
         x_val, y_val = data.x_val.to(device), data.y_val.to(device)
         batch = min(config.batch_size, len(y_train), len(y_val))
+        arch_batch = min(config.arch_batch_size or batch, len(y_val))
         steps = max(1, len(y_train) // batch)
         total = steps * config.epochs
         skippable = sum(1 for p in self.plan.positions if p.ops[-1].block == SKIP)
@@ -485,7 +488,7 @@ class DartsSearch:
                 for group in w_opt.param_groups:
                     group["lr"] = config.weight_lr * lr_factor(step, total, 0)
                 val_idx = torch.randint(
-                    0, len(y_val), (batch,), device=device, generator=generator
+                    0, len(y_val), (arch_batch,), device=device, generator=generator
                 )
                 xv, yv = x_val[val_idx], y_val[val_idx]
                 idx = order[i * batch : (i + 1) * batch]
