@@ -445,6 +445,18 @@ def run(
             "--derive-top", min=0, help="DARTS: also retrain the K next most likely architectures."
         ),
     ] = 0,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Local worker processes sharing the run's study.")
+    ] = 1,
+    devices: Annotated[
+        str | None, typer.Option(help="Devices for the workers, e.g. cuda:0,cuda:1 (round robin).")
+    ] = None,
+    heartbeat: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker heartbeat in seconds; a trial silent for 3 beats is retried."
+        ),
+    ] = 10,
 ) -> None:
     """Search a space for accurate, cheap networks; results stay in a resumable Optuna study.
 
@@ -479,6 +491,9 @@ def run(
         cost=cost,
         cost_weight=cost_weight,
         derive_top=derive_top,
+        workers=workers,
+        devices=devices,
+        heartbeat=heartbeat,
     )
     _run_with_progress(lambda progress: run_search(config, progress=progress), config)
 
@@ -824,6 +839,36 @@ def report(
     written = write_report(studies, path, latency_samples=latency_samples, device=device)
     out.print(f"report: {written}")
     out.print(f"trials: {written.with_suffix('.csv')}")
+
+
+@app.command()
+@user_errors
+def worker(
+    storage: Annotated[
+        str, typer.Option(help="The study's storage URL, e.g. postgresql://user@host/db.")
+    ],
+    study: Annotated[str, typer.Option(help="The study (run) name.")],
+    device: DeviceOpt = "auto",
+    trials: Annotated[
+        int | None,
+        typer.Option(min=1, help="Completed trials to reach (default: the run's budget)."),
+    ] = None,
+    heartbeat: Annotated[int, typer.Option(min=1, help="Heartbeat in seconds.")] = 10,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampler seed (default: the run's).")] = None,
+) -> None:
+    """Join a run's study and train candidates until its budget is reached.
+
+    Example: archsearch worker --storage postgresql://nas@db/nas --study mobile-tpe --device cuda:0
+    """
+    import torch
+
+    from .run import run_worker
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    done = run_worker(storage, study, device=device, trials=trials, heartbeat=heartbeat, seed=seed)
+    out.print(f"{study}: {done} completed trials")
 
 
 @app.command()

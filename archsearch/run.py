@@ -87,6 +87,10 @@ class RunConfig:
     cost: str = "flops"  # the cost-aware loss's cost: flops | mac | latency
     cost_weight: float = 0.0
     derive_top: int = 0
+    # several workers on one study (local processes; `archsearch worker` joins from anywhere)
+    workers: int = 1
+    devices: str | None = None  # e.g. "cuda:0,cuda:1": one per worker, round robin
+    heartbeat: int = 10  # seconds between worker heartbeats; a silent worker's trial is retried
 
     @property
     def run_name(self) -> str:
@@ -325,9 +329,14 @@ def run_search(
             progress.on_trial(trial, _best(study, config.objectives), len(completed(study)))
 
     searcher.callbacks = [report_trial]  # type: ignore[attr-defined]
-    searcher.search(
-        study, lambda t: evaluate_trial(t, ctx), Budget(trials=trials, timeout=config.timeout)
-    )
+    if config.workers > 1:
+        if config.searcher == "darts":
+            raise ArchsearchError("--workers: a DARTS search runs in one process")
+        _run_workers(config, storage, study_name, trials, progress, study)
+    else:
+        searcher.search(
+            study, lambda t: evaluate_trial(t, ctx), Budget(trials=trials, timeout=config.timeout)
+        )
     _evaluate_test_split(study, data, weights_dir, device)
     result = RunResult(
         name=name,
@@ -352,6 +361,151 @@ def run_search(
         "report": str(report),
     }
     return result
+
+
+def _run_workers(
+    config: RunConfig,
+    storage: str,
+    study_name: str,
+    trials: int,
+    progress: RunProgress,
+    study: optuna.Study,
+) -> None:
+    """Start ``config.workers`` local ``archsearch worker`` processes and wait for them."""
+    import os
+    import subprocess
+    import sys
+
+    devices = [d.strip() for d in (config.devices or config.device).split(",") if d.strip()]
+    threads = max(1, (os.cpu_count() or 1) // config.workers)
+    processes = []
+    for index in range(config.workers):
+        command = [
+            sys.executable,
+            "-m",
+            "archsearch",
+            "worker",
+            "--storage",
+            storage,
+            "--study",
+            study_name,
+            "--device",
+            devices[index % len(devices)],
+            "--trials",
+            str(trials),
+            "--heartbeat",
+            str(config.heartbeat),
+            "--threads",
+            str(threads),
+            "--seed",
+            str(config.seed * 1000 + index),
+        ]
+        processes.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        )
+    seen = 0
+    try:
+        while any(p.poll() is None for p in processes):
+            time.sleep(0.5)
+            trials_now = study.get_trials(deepcopy=False)
+            for trial in trials_now[seen:]:
+                if trial.state.is_finished() and progress.on_trial is not None:
+                    progress.on_trial(
+                        trial, _best(study, config.objectives), len(completed(study))
+                    )
+            while seen < len(trials_now) and trials_now[seen].state.is_finished():
+                seen += 1
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+        raise
+    failures = [p.stderr.read() if p.stderr else "" for p in processes if p.returncode]
+    if failures and len(completed(study)) < trials:
+        raise ArchsearchError("a worker failed: " + failures[0].strip().splitlines()[-1])
+
+
+def run_worker(
+    storage: str,
+    study_name: str,
+    *,
+    device: str | None = None,
+    trials: int | None = None,
+    heartbeat: int = 10,
+    seed: int | None = None,
+    progress: RunProgress | None = None,
+) -> int:
+    """Join a run stored in ``storage`` and train candidates until its budget is reached.
+
+    The run's options and its space file are read from the study, so a worker needs only the
+    storage URL and the study name. Returns the number of trials this worker completed.
+    """
+    from .space import parse_space
+    from .space._yaml import load_yaml
+
+    backend = open_storage(storage, heartbeat=heartbeat)
+    names = {s.study_name for s in optuna.get_all_study_summaries(backend)}
+    if study_name not in names:
+        raise ArchsearchError(
+            f"--study '{study_name}': no such study in {storage} (it has:"
+            f" {', '.join(sorted(names)) or 'none'})"
+        )
+    stored = optuna.load_study(study_name=study_name, storage=backend)
+    options = stored.user_attrs.get("config")
+    space_yaml = stored.user_attrs.get("space_yaml")
+    if (
+        not options
+        or not space_yaml
+        or stored.user_attrs.get("fingerprint", {}).get("architecture")
+    ):
+        raise ArchsearchError(
+            f"study '{study_name}' was not created by `archsearch run`"
+            " with a space: nothing for a worker to search"
+        )
+    config = RunConfig(
+        **{
+            **options,
+            "objectives": tuple(options["objectives"]),
+            "device": device or options.get("device", "auto"),
+        }
+    )
+    if config.searcher == "darts":
+        raise ArchsearchError("a DARTS run is a single process: workers cannot join it")
+    data = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
+    source = f"{study_name} (stored space)"
+    space = parse_space(*load_yaml(space_yaml, source)[:1], source)
+    candidates = Candidates(space=space, epochs=config.epochs)
+    grid = search_grid(candidates) if config.searcher == "grid" else None
+    searcher = OptunaSearcher(
+        config.searcher, seed=seed if seed is not None else config.seed, grid=grid
+    )
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=backend,
+        sampler=searcher.create_sampler([]),
+        pruner=_pruner(config.pruner, len(config.objectives) == 1),
+    )
+    weights_dir = Path(config.runs_dir) / config.run_name / "weights"
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    progress = progress or RunProgress()
+    ctx = TrialContext(
+        candidates=candidates,
+        data=data,
+        objectives=config.objectives,
+        constraints=config.constraints,
+        device=resolve_device(config.device),
+        seed=config.seed,
+        weights_dir=weights_dir,
+        latency_threads=config.latency_threads,
+        on_candidate=progress.on_candidate,
+        on_epoch=progress.on_epoch,
+    )
+    budget = trials or config.trials
+    if grid is not None:
+        budget = min(budget, grid_size(grid))
+    searcher.search(
+        study, lambda t: evaluate_trial(t, ctx), Budget(trials=budget, timeout=config.timeout)
+    )
+    return len(completed(study))
 
 
 def _darts_config(config: RunConfig) -> DartsConfig:

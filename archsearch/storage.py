@@ -8,6 +8,7 @@ full fsync, and readers (optuna-dashboard, ``archsearch report``) do not block t
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import optuna
@@ -15,12 +16,29 @@ import optuna
 from .errors import ArchsearchError
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage for ``url``; a clear :class:`ArchsearchError` if it cannot be opened."""
+def open_storage(url: str, heartbeat: int | None = None) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``; a clear :class:`ArchsearchError` if it cannot be opened.
+
+    With ``heartbeat`` (seconds), running trials send heartbeats; a trial whose worker died
+    (no heartbeat for 3 intervals) is marked failed and re-queued by Optuna's
+    ``RetryHeartbeatStaleTrialCallback`` when another worker starts its next trial.
+    """
+    options: dict[str, Any] = {}
+    if heartbeat is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+        options = {
+            "heartbeat_interval": heartbeat,
+            "grace_period": 3 * heartbeat,
+            "heartbeat_stale_trial_callback": retry,
+        }
     try:
-        if url.startswith("sqlite:///"):
-            return _sqlite(url)
-        return optuna.storages.RDBStorage(url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if url.startswith("sqlite:///"):
+                return _sqlite(url, options)
+            return optuna.storages.RDBStorage(url, **options)
     except ImportError:
         hint = (
             " (for PostgreSQL: pip install 'archsearch[postgres]')"
@@ -36,10 +54,12 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         ) from None
 
 
-def _sqlite(url: str) -> optuna.storages.RDBStorage:
+def _sqlite(url: str, options: dict[str, Any]) -> optuna.storages.RDBStorage:
     from sqlalchemy import event
 
-    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    storage = optuna.storages.RDBStorage(
+        url, engine_kwargs={"connect_args": {"timeout": 60}}, **options
+    )
 
     @event.listens_for(storage.engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
