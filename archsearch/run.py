@@ -10,6 +10,7 @@ requested number of completed trials.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 import warnings
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from .searchers import (
     OptunaSearcher,
     grid_size,
 )
+from .searchers._optuna import GRID_POINT
 from .space import Distribution, SearchSpace, load_space
 from .space.distributions import grid_values
 from .storage import open_storage
@@ -301,6 +303,15 @@ def run_search(
         study.set_user_attr("fingerprint", fingerprint)
         study.set_user_attr("config", {**asdict(config), "objectives": list(config.objectives)})
         study.set_user_attr("space_yaml", space_text)
+        if grid is not None:
+            # every grid point queued once: workers take queued trials atomically, so no
+            # point is evaluated twice (Optuna's GridSampler alone may pick one twice when
+            # several workers ask at the same moment)
+            names = list(grid)
+            for values in itertools.product(*(grid[n] for n in names)):
+                study.enqueue_trial(
+                    dict(zip(names, values, strict=True)), user_attrs={GRID_POINT: True}
+                )
         study.set_user_attr("dataset", data.describe())
         study.set_user_attr("input_shape", [data.in_channels, *data.input_size])
         study.set_user_attr("num_classes", data.num_classes)

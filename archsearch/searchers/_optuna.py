@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from ..errors import ArchsearchError
 from ..study import STATUS_FAILED, completed
@@ -16,6 +17,7 @@ from ..train import CandidateFailed
 from ._base import BaseSearcher, Budget
 
 SEARCHERS = ("random", "grid", "tpe", "nsga2")
+GRID_POINT = "grid_point"  # user attribute of the queued trials of a grid run
 
 
 class OptunaSearcher(BaseSearcher):
@@ -71,13 +73,25 @@ class OptunaSearcher(BaseSearcher):
     ) -> None:
         if len(completed(study)) >= budget.trials:
             return
+        # a grid run evaluates exactly the queued grid points (queued when the study was made;
+        # workers take queued trials atomically): it ends when the queue is empty
+        grid = self.name == "grid"
+        if grid and not _waiting(study):
+            return
         limit = budget.max_attempts or max(20, 10 * budget.trials)
 
-        objective = guarded(study, evaluate, self.before_trial)
+        guarded_evaluate = guarded(study, evaluate, self.before_trial)
+
+        def objective(trial: optuna.Trial) -> Sequence[float]:
+            if grid and not trial.user_attrs.get(GRID_POINT):
+                trial.set_user_attr("status", "pruned")
+                trial.set_user_attr("reason", "grid exhausted by other workers")
+                raise optuna.TrialPruned()
+            return guarded_evaluate(trial)
 
         def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             self.after_trial(study, trial)
-            if len(completed(study)) >= budget.trials:
+            if len(completed(study)) >= budget.trials or (grid and not _waiting(study)):
                 study.stop()
 
         started = time.monotonic()
@@ -92,7 +106,7 @@ class OptunaSearcher(BaseSearcher):
             gc_after_trial=False,
         )
         timed_out = budget.timeout is not None and time.monotonic() - started >= budget.timeout
-        exhausted = self.name == "grid" and _grid_exhausted(study)
+        exhausted = grid and not _waiting(study)
         if len(completed(study)) < budget.trials and not (timed_out or exhausted):
             raise ArchsearchError(
                 f"{limit} candidates tried and only {len(completed(study))} trained: the"
@@ -144,11 +158,8 @@ def _mark_failed(trial: optuna.Trial, reason: str) -> None:
     trial.set_user_attr("reason", reason)
 
 
-def _grid_exhausted(study: optuna.Study) -> bool:
-    sampler = study.sampler
-    if not isinstance(sampler, optuna.samplers.GridSampler):
-        return False
-    return sampler.is_exhausted(study)
+def _waiting(study: optuna.Study) -> bool:
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
 def grid_size(grid: dict[str, list[Any]]) -> int:

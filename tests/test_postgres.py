@@ -1,0 +1,126 @@
+"""Workers sharing one study in a real PostgreSQL server (started by the fixture)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from archsearch.run import RunConfig, run_search
+from archsearch.storage import open_storage
+from archsearch.study import completed
+
+
+def _workers(url: str, study: str, cwd: Path, count: int, trials: int) -> list[subprocess.Popen]:
+    command = [
+        sys.executable,
+        "-m",
+        "archsearch",
+        "worker",
+        "--storage",
+        url,
+        "--study",
+        study,
+        "--trials",
+        str(trials),
+        "--heartbeat",
+        "1",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]
+    return [
+        subprocess.Popen(
+            [*command, "--seed", str(i)],
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(count)
+    ]
+
+
+def test_four_workers_one_killed(postgres_url: str, tmp_path: Path, tiny_space: Path) -> None:
+    run_search(
+        RunConfig(
+            space=str(tiny_space),
+            dataset="synthetic",
+            searcher="random",
+            name="pg4",
+            trials=1,
+            epochs=120,
+            device="cpu",
+            storage=postgres_url,
+            study="pg4",
+            runs_dir=str(tmp_path / "runs"),
+            reports_dir=str(tmp_path / "reports"),
+        )
+    )
+    workers = _workers(postgres_url, "pg4", tmp_path, 4, 10)
+    study = optuna.load_study(study_name="pg4", storage=open_storage(postgres_url))
+    deadline = time.monotonic() + 90
+    running: list[int] = []
+    while time.monotonic() < deadline:
+        running = [
+            t.number
+            for t in study.get_trials(deepcopy=False)
+            if t.state == optuna.trial.TrialState.RUNNING
+        ]
+        if len(running) == 4:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the four workers never ran trials at the same time")
+    time.sleep(0.5)
+    workers[0].send_signal(signal.SIGKILL)
+    workers[0].wait()
+    for worker in workers[1:]:
+        assert worker.wait(timeout=400) == 0, worker.stderr.read()
+    study = optuna.load_study(study_name="pg4", storage=open_storage(postgres_url))
+    done = completed(study)
+    assert 10 <= len(done) <= 12  # the budget; each worker stops once it is met
+    assert len({t.number for t in done}) == len(done)
+    failed = [
+        study.trials[n] for n in running if study.trials[n].state == optuna.trial.TrialState.FAIL
+    ]
+    assert len(failed) == 1
+    retries = [
+        t
+        for t in study.trials
+        if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
+        == failed[0].number
+    ]
+    assert len(retries) == 1 and retries[0].params == failed[0].params
+
+
+def test_grid_over_four_workers_evaluates_each_point_once(
+    postgres_url: str, tmp_path: Path, tiny_space: Path
+) -> None:
+    result = run_search(
+        RunConfig(
+            space=str(tiny_space),
+            dataset="synthetic",
+            searcher="grid",
+            name="pgg",
+            trials=4,
+            workers=4,
+            heartbeat=2,
+            device="cpu",
+            storage=postgres_url,
+            study="pgg",
+            runs_dir=str(tmp_path / "runs"),
+            reports_dir=str(tmp_path / "reports"),
+        )
+    )
+    points = [
+        (t.params["stage1.out_channels"], t.params["stage1.block"])
+        for t in completed(result.study)
+    ]
+    # out_channels x block = 2 x 2 points, each queued once and taken by exactly one worker
+    assert sorted(points) == sorted({(8, "mbconv"), (8, "dwsep"), (16, "mbconv"), (16, "dwsep")})
