@@ -49,69 +49,88 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class PostgresServer:
+    """A throwaway PostgreSQL server on loopback (Debian's binaries)."""
+
+    def __init__(self, bin_dir, base, port: int, prefix: list[str]) -> None:
+        self.bin_dir, self.base, self.port, self.prefix = bin_dir, base, port, prefix
+        self.data, self.run = base / "data", base / "run"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/archsearch"
+
+    def call(self, *args: str) -> None:
+        import subprocess
+
+        subprocess.run([*self.prefix, *args], check=True, capture_output=True, cwd=self.base)
+
+    def start(self) -> None:
+        self.call(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            f"-p {self.port} -k {self.run} -c listen_addresses=127.0.0.1",
+            "-l",
+            str(self.run / "pg.log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self.call(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+
 @pytest.fixture(scope="session")
-def postgres_url():
-    """A PostgreSQL server on loopback for the session (Debian's packages, as .ci/run
-    installs them); ARCHSEARCH_TEST_POSTGRES_URL points at an existing one instead."""
+def postgres_server():
+    """PostgreSQL started for the session from Debian's packages (.ci/run installs them)."""
+    import contextlib
     import os
     import shutil
     import subprocess
     import tempfile
     from pathlib import Path
 
-    url = os.environ.get("ARCHSEARCH_TEST_POSTGRES_URL")
-    if url:
-        yield url
-        return
     pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not versions:
         pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
-    bin_dir = versions[-1].parent
     base = Path(tempfile.mkdtemp(prefix="archsearch-pg-"))
     base.chmod(0o755)
-    data, run = base / "data", base / "run"
-    run.mkdir()
+    (base / "run").mkdir()
     prefix: list[str] = []
     if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
         shutil.chown(base, "postgres")
-        shutil.chown(run, "postgres")
+        shutil.chown(base / "run", "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-
-    def call(*args: str) -> None:
-        subprocess.run([*prefix, *args], check=True, capture_output=True, cwd=base)
-
+    server = PostgresServer(versions[-1].parent, base, _free_port(), prefix)
     try:
-        call(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-        call(
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            f"-p {port} -k {run} -c listen_addresses=127.0.0.1",
-            "-l",
-            str(run / "pg.log"),
-            "-w",
-            "start",
+        server.call(
+            str(server.bin_dir / "initdb"), "-D", str(server.data), "-A", "trust", "-U", "postgres"
         )
-        call(
-            str(bin_dir / "createdb"),
+        server.start()
+        server.call(
+            str(server.bin_dir / "createdb"),
             "-h",
             "127.0.0.1",
             "-p",
-            str(port),
+            str(server.port),
             "-U",
             "postgres",
             "archsearch",
         )
     except (subprocess.CalledProcessError, OSError) as error:
         pytest.skip(f"could not start PostgreSQL: {error}")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/archsearch"
-    subprocess.run(
-        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-        capture_output=True,
-        check=False,
-        cwd=base,
-    )
+    yield server
+    with contextlib.suppress(subprocess.CalledProcessError):
+        server.stop("immediate")
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """A PostgreSQL URL: ARCHSEARCH_TEST_POSTGRES_URL, or the session's own server."""
+    import os
+
+    return (
+        os.environ.get("ARCHSEARCH_TEST_POSTGRES_URL")
+        or request.getfixturevalue("postgres_server").url
+    )

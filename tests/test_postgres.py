@@ -124,3 +124,47 @@ def test_grid_over_four_workers_evaluates_each_point_once(
     ]
     # out_channels x block = 2 x 2 points, each queued once and taken by exactly one worker
     assert sorted(points) == sorted({(8, "mbconv"), (8, "dwsep"), (16, "mbconv"), (16, "dwsep")})
+
+
+def test_worker_rides_out_a_database_restart(
+    postgres_server, tmp_path: Path, tiny_space: Path
+) -> None:
+    url = postgres_server.url
+    run_search(
+        RunConfig(
+            space=str(tiny_space),
+            dataset="synthetic",
+            searcher="random",
+            name="pgr",
+            trials=1,
+            epochs=60,
+            device="cpu",
+            storage=url,
+            study="pgr",
+            runs_dir=str(tmp_path / "runs"),
+            reports_dir=str(tmp_path / "reports"),
+        )
+    )
+    (worker,) = _workers(url, "pgr", tmp_path, 1, 5)
+    study = optuna.load_study(study_name="pgr", storage=open_storage(url))
+    deadline = time.monotonic() + 60
+    while len(completed(study)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    postgres_server.stop()  # the database goes away for a few seconds
+    time.sleep(3)
+    postgres_server.start()
+    assert worker.wait(timeout=300) == 0, worker.stderr.read().decode()[-2500:]
+    study = optuna.load_study(study_name="pgr", storage=open_storage(url))
+    assert len(completed(study)) >= 5
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from archsearch.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["worker", "--storage", "postgresql+psycopg://postgres@127.0.0.1:9/none", "--study", "x"],
+    )
+    assert result.exit_code == 2 and "cannot open" in result.stderr

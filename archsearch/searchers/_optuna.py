@@ -18,6 +18,7 @@ from ._base import BaseSearcher, Budget
 
 SEARCHERS = ("random", "grid", "tpe", "nsga2")
 GRID_POINT = "grid_point"  # user attribute of the queued trials of a grid run
+STORAGE_RETRY_SECONDS = (1, 2, 4, 8, 16)  # back-off while the study's database is away
 
 
 class OptunaSearcher(BaseSearcher):
@@ -97,14 +98,38 @@ class OptunaSearcher(BaseSearcher):
         started = time.monotonic()
         # Optuna's own loop: failures are caught and recorded (catch), the grid sampler can
         # stop the study when exhausted, Ctrl-C marks the running trial failed.
-        study.optimize(
-            objective,
-            n_trials=limit,
-            timeout=budget.timeout,
-            catch=(Exception,),
-            callbacks=[after],
-            gc_after_trial=False,
-        )
+        waits = iter(STORAGE_RETRY_SECONDS)
+        while True:
+            remaining = (
+                None
+                if budget.timeout is None
+                else max(1.0, budget.timeout - (time.monotonic() - started))
+            )
+            try:
+                if len(completed(study)) >= budget.trials or (grid and not _waiting(study)):
+                    break
+                study.optimize(
+                    objective,
+                    n_trials=limit,
+                    timeout=remaining,
+                    catch=(Exception,),
+                    callbacks=[after],
+                    gc_after_trial=False,
+                )
+                break
+            except Exception as error:
+                # Failures of candidates are caught inside the loop (catch=...): what escapes
+                # it comes from the study's database (which may surface as another type from
+                # Optuna's own bookkeeping). Wait and carry on; the trial in flight stays
+                # RUNNING and is retried once its heartbeat is stale.
+                wait = next(waits, None)
+                if wait is None:
+                    raise ArchsearchError(
+                        f"the study's database stayed unreachable for"
+                        f" {sum(STORAGE_RETRY_SECONDS)} s: {type(error).__name__}:"
+                        f" {(str(error).strip().splitlines() or [''])[0]}"
+                    ) from None
+                time.sleep(wait)
         timed_out = budget.timeout is not None and time.monotonic() - started >= budget.timeout
         exhausted = grid and not _waiting(study)
         if len(completed(study)) < budget.trials and not (timed_out or exhausted):
