@@ -374,6 +374,40 @@ def run_search(
     return result
 
 
+def worker_command(
+    storage: str,
+    study_name: str,
+    device: str,
+    trials: int,
+    heartbeat: int,
+    threads: int,
+    seed: int,
+) -> list[str]:
+    """The command line of one ``archsearch worker`` process."""
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "archsearch",
+        "worker",
+        "--storage",
+        storage,
+        "--study",
+        study_name,
+        "--device",
+        device,
+        "--trials",
+        str(trials),
+        "--heartbeat",
+        str(heartbeat),
+        "--threads",
+        str(threads),
+        "--seed",
+        str(seed),
+    ]
+
+
 def _run_workers(
     config: RunConfig,
     storage: str,
@@ -385,32 +419,20 @@ def _run_workers(
     """Start ``config.workers`` local ``archsearch worker`` processes and wait for them."""
     import os
     import subprocess
-    import sys
 
     devices = [d.strip() for d in (config.devices or config.device).split(",") if d.strip()]
     threads = max(1, (os.cpu_count() or 1) // config.workers)
     processes = []
     for index in range(config.workers):
-        command = [
-            sys.executable,
-            "-m",
-            "archsearch",
-            "worker",
-            "--storage",
+        command = worker_command(
             storage,
-            "--study",
             study_name,
-            "--device",
             devices[index % len(devices)],
-            "--trials",
-            str(trials),
-            "--heartbeat",
-            str(config.heartbeat),
-            "--threads",
-            str(threads),
-            "--seed",
-            str(config.seed * 1000 + index),
-        ]
+            trials,
+            config.heartbeat,
+            threads,
+            config.seed * 1000 + index,
+        )
         processes.append(
             subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         )

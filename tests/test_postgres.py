@@ -2,48 +2,15 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import optuna
-import pytest
 
 from archsearch.run import RunConfig, run_search
 from archsearch.storage import open_storage
 from archsearch.study import completed
-
-
-def _workers(url: str, study: str, cwd: Path, count: int, trials: int) -> list[subprocess.Popen]:
-    command = [
-        sys.executable,
-        "-m",
-        "archsearch",
-        "worker",
-        "--storage",
-        url,
-        "--study",
-        study,
-        "--trials",
-        str(trials),
-        "--heartbeat",
-        "1",
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-    ]
-    return [
-        subprocess.Popen(
-            [*command, "--seed", str(i)],
-            cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for i in range(count)
-    ]
+from tests.worker_scenario import kill_one_worker_mid_trial, start_workers
 
 
 def test_four_workers_one_killed(postgres_url: str, tmp_path: Path, tiny_space: Path) -> None:
@@ -62,41 +29,7 @@ def test_four_workers_one_killed(postgres_url: str, tmp_path: Path, tiny_space: 
             reports_dir=str(tmp_path / "reports"),
         )
     )
-    workers = _workers(postgres_url, "pg4", tmp_path, 4, 10)
-    study = optuna.load_study(study_name="pg4", storage=open_storage(postgres_url))
-    deadline = time.monotonic() + 90
-    running: list[int] = []
-    while time.monotonic() < deadline:
-        running = [
-            t.number
-            for t in study.get_trials(deepcopy=False)
-            if t.state == optuna.trial.TrialState.RUNNING
-        ]
-        if len(running) == 4:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("the four workers never ran trials at the same time")
-    time.sleep(0.5)
-    workers[0].send_signal(signal.SIGKILL)
-    workers[0].wait()
-    for worker in workers[1:]:
-        assert worker.wait(timeout=400) == 0, worker.stderr.read()
-    study = optuna.load_study(study_name="pg4", storage=open_storage(postgres_url))
-    done = completed(study)
-    assert 10 <= len(done) <= 12  # the budget; each worker stops once it is met
-    assert len({t.number for t in done}) == len(done)
-    failed = [
-        study.trials[n] for n in running if study.trials[n].state == optuna.trial.TrialState.FAIL
-    ]
-    assert len(failed) == 1
-    retries = [
-        t
-        for t in study.trials
-        if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
-        == failed[0].number
-    ]
-    assert len(retries) == 1 and retries[0].params == failed[0].params
+    kill_one_worker_mid_trial(postgres_url, "pg4", tmp_path, count=4, trials=10)
 
 
 def test_grid_over_four_workers_evaluates_each_point_once(
@@ -145,7 +78,7 @@ def test_worker_rides_out_a_database_restart(
             reports_dir=str(tmp_path / "reports"),
         )
     )
-    (worker,) = _workers(url, "pgr", tmp_path, 1, 5)
+    (worker,) = start_workers(url, "pgr", tmp_path, 1, 5)
     study = optuna.load_study(study_name="pgr", storage=open_storage(url))
     deadline = time.monotonic() + 60
     while len(completed(study)) < 2 and time.monotonic() < deadline:

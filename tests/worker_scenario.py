@@ -1,0 +1,74 @@
+"""The kill-a-worker scenario, shared by the SQLite and the PostgreSQL tests."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from archsearch.run import worker_command
+from archsearch.storage import open_storage
+from archsearch.study import completed
+
+
+def start_workers(
+    storage: str, study: str, cwd: Path, count: int, trials: int
+) -> list[subprocess.Popen]:
+    """``count`` CPU workers, one thread each, 1 s heartbeat, distinct sampler seeds."""
+    return [
+        subprocess.Popen(
+            worker_command(storage, study, "cpu", trials, 1, 1, seed),
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for seed in range(count)
+    ]
+
+
+def kill_one_worker_mid_trial(
+    storage: str, study_name: str, cwd: Path, count: int, trials: int
+) -> None:
+    """Start ``count`` workers, SIGKILL one while every worker is in a trial, and check: the
+    budget is reached, no completed trial is lost or duplicated, the killed trial is failed
+    and retried once with its parameters."""
+    workers = start_workers(storage, study_name, cwd, count, trials)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    deadline = time.monotonic() + 90
+    running: list[int] = []
+    while time.monotonic() < deadline:
+        running = [
+            t.number
+            for t in study.get_trials(deepcopy=False)
+            if t.state == optuna.trial.TrialState.RUNNING
+        ]
+        if len(running) == count:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the {count} workers never ran trials at the same time")
+    time.sleep(0.5)
+    workers[0].send_signal(signal.SIGKILL)
+    workers[0].wait()
+    for worker in workers[1:]:
+        assert worker.wait(timeout=400) == 0, worker.stderr.read()
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    done = completed(study)
+    # each surviving worker stops once the budget is met: all but one may finish one extra
+    assert trials <= len(done) <= trials + count - 2
+    assert len({t.number for t in done}) == len(done)
+    failed = [
+        study.trials[n] for n in running if study.trials[n].state == optuna.trial.TrialState.FAIL
+    ]
+    assert len(failed) == 1, [study.trials[n].state for n in running]
+    retries = [
+        t
+        for t in study.trials
+        if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
+        == failed[0].number
+    ]
+    assert len(retries) == 1 and retries[0].params == failed[0].params
