@@ -539,9 +539,9 @@ def _run_with_progress(start: Any, config: Any) -> None:
             bar.update(epoch_task, completed=epoch + 1)
 
         def on_trial(trial: Any, best: dict[str, float], done: int) -> None:
-            from .study import format_value
+            from .study import format_value, record_of
 
-            attrs = trial.user_attrs
+            attrs = record_of(trial)
             status = attrs.get("status", trial.state.name.lower())
             detail = (
                 f"acc {attrs.get('val_accuracy', 0):.3f}  flops {attrs.get('flops', 0):,}"
@@ -814,7 +814,7 @@ def report(
 
     from .export import open_run
     from .report import write_report
-    from .storage import open_storage
+    from .storage import open_storage, require_study
 
     if storage is not None:
         if not study:
@@ -822,13 +822,8 @@ def report(
         import optuna
 
         backend = open_storage(storage)
-        known = {s.study_name for s in optuna.get_all_study_summaries(backend)}
-        missing = [name for name in study if name not in known]
-        if missing:
-            raise ArchsearchError(
-                f"--study '{missing[0]}': no such study in {storage} (it has:"
-                f" {', '.join(sorted(known)) or 'none'})"
-            )
+        for name in study:
+            require_study(backend, storage, name)
         studies = [optuna.load_study(study_name=name, storage=backend) for name in study]
     elif runs:
         studies = [open_run(run, runs_dir) for run in runs]
@@ -856,6 +851,13 @@ def worker(
     heartbeat: Annotated[int, typer.Option(min=1, help="Heartbeat in seconds.")] = 10,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampler seed (default: the run's).")] = None,
+    space: Annotated[
+        str | None,
+        typer.Option(
+            help="Create the study from this space (default options) if it does not exist;"
+            " an existing study must come from the same space."
+        ),
+    ] = None,
 ) -> None:
     """Join a run's study and train candidates until its budget is reached.
 
@@ -867,7 +869,15 @@ def worker(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    done = run_worker(storage, study, device=device, trials=trials, heartbeat=heartbeat, seed=seed)
+    done = run_worker(
+        storage,
+        study,
+        device=device,
+        trials=trials,
+        heartbeat=heartbeat,
+        seed=seed,
+        space=space,
+    )
     out.print(f"{study}: {done} completed trials")
 
 

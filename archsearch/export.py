@@ -18,8 +18,8 @@ from optuna.trial import FrozenTrial
 from .build import build_model
 from .errors import ArchsearchError
 from .profiler import profile_model
-from .storage import open_storage
-from .study import OBJECTIVES, architecture_of, completed, objective_names
+from .storage import open_storage, require_study
+from .study import OBJECTIVES, architecture_of, completed, objective_names, record_of
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,9 @@ def open_run(
             raise ArchsearchError(f"{run}: no run found (looked for {database})")
         storage = f"sqlite:///{database.as_posix()}"
         study_name = study_name or folder.name
-    try:
-        return optuna.load_study(study_name=study_name or run, storage=open_storage(storage))
-    except KeyError:
-        raise ArchsearchError(f"study '{study_name or run}' not found in {storage}") from None
+    backend = open_storage(storage)
+    require_study(backend, storage, study_name or run)
+    return optuna.load_study(study_name=study_name or run, storage=backend)
 
 
 def pick_trial(study: optuna.Study, number: int | None, objective: str) -> FrozenTrial:
@@ -105,7 +104,7 @@ def export_trial(
     torch.save(model.state_dict(), files["weights"])
     torch.export.save(program, files["program"])
     profile = profile_model(model, (1, in_channels, *size))
-    recorded = trial.user_attrs
+    recorded = record_of(trial)
     matches = (profile.params, profile.flops, profile.mac) == (
         recorded.get("params"),
         recorded.get("flops"),

@@ -19,9 +19,17 @@ import torch
 from .architecture import Architecture
 from .build import build_model
 from .data import Dataset
-from .profiler import measure_latency, profile_model
+from .profiler import measure_latency
+from .profiler.static import static_costs
 from .space import DEFAULT_HYPERPARAMETERS, Distribution, SearchSpace
-from .study import CONSTRAINT_ATTRS, OBJECTIVE_ATTRS, STATUS_INFEASIBLE, STATUS_OK
+from .study import (
+    CANDIDATE_ATTR,
+    CONSTRAINT_ATTRS,
+    OBJECTIVE_ATTRS,
+    RESULT_ATTR,
+    STATUS_INFEASIBLE,
+    STATUS_OK,
+)
 from .train import TrainConfig, TrainResult, train
 
 #: user attribute of an enqueued trial that fixes its architecture
@@ -90,7 +98,7 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     arch, hp = ctx.candidates.sample(trial, data.input_size)
     input_shape = (1, data.in_channels, *data.input_size)
     model = build_model(arch, data.num_classes, data.in_channels)
-    static = profile_model(model, input_shape)  # meta stand-ins: the weights are not touched
+    static = static_costs(model, input_shape)  # meta stand-ins: the weights are not touched
     costs: dict[str, Any] = {"params": static.params, "flops": static.flops, "mac": static.mac}
     if ctx.needs_latency:
         costs["latency_ms"] = measure_latency(
@@ -110,19 +118,17 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
         "arch_str": str(arch),
         "hyperparameters": hp,
         **costs,
-        "elementwise_mac_share": round(static.summary()["elementwise_mac_share"], 4),
+        "elementwise_mac_share": round(static.elementwise_mac_share, 4),
         "constraints": violations or [0.0],
     }
     for constraint, violation in zip(ctx.constraints, violations, strict=True):
         trial.set_constraint(constraint, violation)  # seen by TPE and NSGA-II
     if any(v > 0 for v in violations):
         over = [name for name, v in zip(ctx.constraints, violations, strict=True) if v > 0]
-        _record(
-            trial,
-            {**record, "status": STATUS_INFEASIBLE, "reason": "over budget: " + ", ".join(over)},
-        )
+        reason = "over budget: " + ", ".join(over)
+        _record(trial, CANDIDATE_ATTR, {**record, "status": STATUS_INFEASIBLE, "reason": reason})
         raise optuna.TrialPruned("infeasible")  # never trained
-    _record(trial, record)
+    _record(trial, CANDIDATE_ATTR, record)
 
     if ctx.on_candidate is not None:
         ctx.on_candidate(trial.number, arch, int(hp["epochs"]))
@@ -144,6 +150,7 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
         torch.save(model.state_dict(), ctx.weights_dir / f"trial_{trial.number}.pt")
     _record(
         trial,
+        RESULT_ATTR,
         {
             "status": STATUS_OK,
             "val_accuracy": result.val_accuracy,
@@ -161,6 +168,5 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     return [float(values[OBJECTIVE_ATTRS[name]]) for name in ctx.objectives]
 
 
-def _record(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
+def _record(trial: optuna.Trial, name: str, fields: dict[str, Any]) -> None:
+    trial.set_user_attr(name, fields)  # one storage round trip (see study.py)

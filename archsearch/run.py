@@ -9,6 +9,7 @@ requested number of completed trials.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import time
@@ -26,6 +27,7 @@ from .architecture import Architecture
 from .build import build_model
 from .data import Dataset, load_dataset
 from .errors import ArchsearchError
+from .interrupt import CtrlC
 from .objective import Candidates, TrialContext, evaluate_trial
 from .searchers import (
     SEARCHERS,
@@ -39,11 +41,12 @@ from .searchers import (
 from .searchers._optuna import GRID_POINT
 from .space import Distribution, SearchSpace, load_space
 from .space.distributions import grid_values
-from .storage import open_storage
+from .storage import open_storage, require_study
 from .study import (
     OBJECTIVES,
     STATUS_FAILED,
     completed,
+    enqueue_retry,
     pareto_trials,
     status_counts,
     test_accuracies,
@@ -189,20 +192,26 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
     }
 
 
-def _recover_interrupted(study: optuna.Study) -> int:
+def _checked(ctrl_c: CtrlC, callback: Callable[..., None] | None) -> Callable[..., None]:
+    """``callback``, after raising a Ctrl-C that was pressed and lost (see :mod:`.interrupt`)."""
+
+    def checked(*args: Any) -> None:
+        ctrl_c.check()
+        if callback is not None:
+            callback(*args)
+
+    return checked
+
+
+def _recover_interrupted(study: optuna.Study, reason: str = "interrupted (process died)") -> int:
     """Trials left RUNNING by a dead process: mark them failed and queue them again."""
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     storage = study._storage
     for trial in stale:
         storage.set_trial_user_attr(trial._trial_id, "status", STATUS_FAILED)
-        storage.set_trial_user_attr(trial._trial_id, "reason", "interrupted (process died)")
+        storage.set_trial_user_attr(trial._trial_id, "reason", reason)
         storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        keep = {
-            k: v
-            for k, v in trial.user_attrs.items()
-            if k in ("queued_architecture", "alpha_history", "darts")
-        }
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **keep})
+        enqueue_retry(study, trial)
     return len(stale)
 
 
@@ -276,7 +285,10 @@ def run_search(
         searcher = OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
     directions = [OBJECTIVES[o] for o in config.objectives]
     single = len(directions) == 1
-    backend = open_storage(storage)
+    # a shared storage (--storage) may have workers in it: their trials are kept alive by
+    # heartbeats, and only a trial whose heartbeat stopped is failed and retried
+    shared = config.storage is not None
+    backend = open_storage(storage, heartbeat=config.heartbeat if shared else None)
     try:
         study = optuna.create_study(
             storage=backend,
@@ -291,11 +303,7 @@ def run_search(
     fingerprint = _fingerprint(config, space_text, candidates)
     stored = study.user_attrs.get("fingerprint")
     if stored is not None and stored != fingerprint:
-        changed = sorted(k for k in fingerprint if stored.get(k) != fingerprint[k])
-        raise ArchsearchError(
-            f"run '{name}' already exists in {storage} with different options"
-            f" ({', '.join(changed)}); choose another --name or delete {run_dir}"
-        )
+        raise _mismatch(study, config, fingerprint, storage, run_dir)
     if stored is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -317,8 +325,9 @@ def run_search(
         study.set_user_attr("num_classes", data.num_classes)
         study.set_user_attr("torch_version", torch.__version__)
     study.set_user_attr("device", str(device))
-    resumed = _recover_interrupted(study)
+    resumed = 0 if shared else _recover_interrupted(study)
 
+    ctrl_c = CtrlC()
     ctx = TrialContext(
         candidates=candidates,
         data=data,
@@ -329,13 +338,14 @@ def run_search(
         weights_dir=weights_dir,
         latency_threads=config.latency_threads,
         always_latency=config.searcher == "darts" and config.cost == "latency",
-        on_candidate=progress.on_candidate,
-        on_epoch=progress.on_epoch,
+        on_candidate=_checked(ctrl_c, progress.on_candidate),
+        on_epoch=_checked(ctrl_c, progress.on_epoch),
     )
     if progress.on_start is not None:
         progress.on_start(name, len(completed(study)), trials)
 
     def report_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        ctrl_c.check()
         if progress.on_trial is not None:
             progress.on_trial(trial, _best(study, config.objectives), len(completed(study)))
 
@@ -345,9 +355,21 @@ def run_search(
             raise ArchsearchError("--workers: a DARTS search runs in one process")
         _run_workers(config, storage, study_name, trials, progress, study)
     else:
-        searcher.search(
-            study, lambda t: evaluate_trial(t, ctx), Budget(trials=trials, timeout=config.timeout)
-        )
+        try:
+            with ctrl_c:
+                searcher.search(
+                    study,
+                    lambda t: evaluate_trial(t, ctx),
+                    Budget(trials=trials, timeout=config.timeout),
+                )
+        except KeyboardInterrupt:
+            if not shared:
+                # Optuna fails the trial that Ctrl-C stops in training; one stopped while it
+                # was being asked for or told stays RUNNING unless it is failed here (and if
+                # the database cannot be written now, the next run recovers it)
+                with contextlib.suppress(Exception):
+                    _recover_interrupted(study, "interrupted (Ctrl-C)")
+            raise
     _evaluate_test_split(study, data, weights_dir, device)
     result = RunResult(
         name=name,
@@ -372,6 +394,37 @@ def run_search(
         "report": str(report),
     }
     return result
+
+
+def _mismatch(
+    study: optuna.Study,
+    config: RunConfig,
+    fingerprint: dict[str, Any],
+    storage: str,
+    run_dir: Path,
+) -> ArchsearchError:
+    """The error for a stored study whose options differ from this command's."""
+    stored = study.user_attrs.get("fingerprint", {})
+    changed = sorted(k for k in fingerprint if stored.get(k) != fingerprint[k])
+    remedy = (
+        "choose another --study"
+        if config.storage
+        else f"choose another --name or delete {run_dir}"
+    )
+    if "space_sha256" in changed:
+        return _other_space(study, storage, config.space, remedy)
+    return ArchsearchError(
+        f"run '{study.study_name}' already exists in {storage} with different options"
+        f" ({', '.join(changed)}); {remedy}"
+    )
+
+
+def _other_space(study: optuna.Study, storage: str, given: str, remedy: str) -> ArchsearchError:
+    was = study.user_attrs.get("config", {}).get("space", "?")
+    return ArchsearchError(
+        f"study '{study.study_name}' in {storage} was created from another search space"
+        f" ('{was}'; this command gives '{given}'); {remedy}"
+    )
 
 
 def worker_command(
@@ -408,6 +461,17 @@ def worker_command(
     ]
 
 
+def worker_devices(devices: str, workers: int) -> list[str]:
+    """The device of each of ``workers`` local workers: ``devices`` (comma-separated) taken
+    round robin, each checked first, so a wrong one fails before any worker starts."""
+    names = [d.strip() for d in devices.split(",") if d.strip()]
+    if not names:
+        raise ArchsearchError("--devices: give at least one device, e.g. cuda:0,cuda:1")
+    for name in names:
+        resolve_device(name)
+    return [names[i % len(names)] for i in range(workers)]
+
+
 def _run_workers(
     config: RunConfig,
     storage: str,
@@ -420,14 +484,14 @@ def _run_workers(
     import os
     import subprocess
 
-    devices = [d.strip() for d in (config.devices or config.device).split(",") if d.strip()]
+    devices = worker_devices(config.devices or config.device, config.workers)
     threads = max(1, (os.cpu_count() or 1) // config.workers)
     processes = []
     for index in range(config.workers):
         command = worker_command(
             storage,
             study_name,
-            devices[index % len(devices)],
+            devices[index],
             trials,
             config.heartbeat,
             threads,
@@ -466,22 +530,40 @@ def run_worker(
     heartbeat: int = 10,
     seed: int | None = None,
     progress: RunProgress | None = None,
+    space: str | None = None,
 ) -> int:
     """Join a run stored in ``storage`` and train candidates until its budget is reached.
 
     The run's options and its space file are read from the study, so a worker needs only the
-    storage URL and the study name. Returns the number of trials this worker completed.
+    storage URL and the study name. With ``space``, a study that does not exist yet is
+    created from it with the default options (as ``archsearch run --space SPACE --storage
+    URL --study NAME`` would), and an existing one must have been made from that space.
+    Returns the number of completed trials in the study.
     """
     from .space import parse_space
     from .space._yaml import load_yaml
 
     backend = open_storage(storage, heartbeat=heartbeat)
-    names = {s.study_name for s in optuna.get_all_study_summaries(backend)}
-    if study_name not in names:
-        raise ArchsearchError(
-            f"--study '{study_name}': no such study in {storage} (it has:"
-            f" {', '.join(sorted(names)) or 'none'})"
-        )
+    if study_name not in optuna.get_all_study_names(backend):
+        if space is not None:
+            created = run_search(
+                RunConfig(
+                    space=space,
+                    storage=storage,
+                    study=study_name,
+                    name=study_name,
+                    device=device or "auto",
+                    trials=trials or RunConfig.trials,
+                    heartbeat=heartbeat,
+                    seed=seed or 0,
+                ),
+                progress=progress,
+            )
+            return len(completed(created.study))
+        try:
+            require_study(backend, storage, study_name)
+        except ArchsearchError as missing:
+            raise ArchsearchError(f"{missing}; give --space to create it") from None
     stored = optuna.load_study(study_name=study_name, storage=backend)
     options = stored.user_attrs.get("config")
     space_yaml = stored.user_attrs.get("space_yaml")
@@ -494,6 +576,11 @@ def run_worker(
             f"study '{study_name}' was not created by `archsearch run`"
             " with a space: nothing for a worker to search"
         )
+    if space is not None:
+        load_space(space)  # an unknown name or a malformed file: its own clear error
+    if space is not None and _space_text(space) != space_yaml:
+        remedy = "leave out --space to join it, or choose another --study"
+        raise _other_space(stored, storage, space, remedy)
     config = RunConfig(
         **{
             **options,

@@ -49,9 +49,29 @@ def open_storage(url: str, heartbeat: int | None = None) -> optuna.storages.Base
             f"storage '{url}': its database driver is not installed{hint}"
         ) from None
     except Exception as err:
+        raise ArchsearchError(f"storage '{url}': cannot open ({_explain(url, err)})") from None
+
+
+def _explain(url: str, err: Exception) -> str:
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "postgres":
+        return "write postgresql:// (SQLAlchemy's name for PostgreSQL), e.g. postgresql://USER@HOST/DB"
+    if type(err).__name__ in ("NoSuchModuleError", "ArgumentError"):
+        return (
+            f"unknown database type '{scheme or url}'; expected sqlite:///FILE or"
+            " postgresql://USER@HOST/DB (any SQLAlchemy URL that Optuna supports)"
+        )
+    return f"{type(err).__name__}: {str(err).splitlines()[0]}"
+
+
+def require_study(backend: optuna.storages.BaseStorage, url: str, name: str) -> None:
+    """A clear error when ``name`` is not a study in the storage, listing those that are."""
+    known = optuna.get_all_study_names(backend)
+    if name not in known:
         raise ArchsearchError(
-            f"storage '{url}': cannot open ({type(err).__name__}: {str(err).splitlines()[0]})"
-        ) from None
+            f"--study '{name}': no such study in {url} (it has:"
+            f" {', '.join(sorted(known)) or 'none'})"
+        )
 
 
 def _sqlite(url: str, options: dict[str, Any]) -> optuna.storages.RDBStorage:

@@ -31,8 +31,7 @@ from archsearch.run import RunConfig, run_search
 from archsearch.searchers._darts import (
     DartsConfig,
     DartsSearch,
-    fixed_latency_ms,
-    op_costs,
+    latency_table,
     plan_supernet,
 )
 from archsearch.space import load_space
@@ -127,20 +126,27 @@ def part_versus_random(device: torch.device) -> None:
 def part_latency_table(device: torch.device) -> None:
     data = load_dataset("digits")
     plan = plan_supernet(load_space("mobile"), data)
-    costs = op_costs(plan, "latency", device)
-    shared = fixed_latency_ms(plan, device)
+    table = latency_table(plan, device)
+    ratio = table.calibration
+    print(f"calibration (measured / summed, median of 4 random networks): {ratio:.3f}\n")
     result = DartsSearch(plan, data, device, DartsConfig(epochs=2, warmup_epochs=0)).run()
-    result.costs = costs
-    print("| derived network | table ms | measured ms | table / measured |")
-    print("|---|---:|---:|---:|")
+    print(
+        "| derived network | table ms (sum) | table ms (calibrated) | measured ms"
+        " | calibrated / measured |"
+    )
+    print("|---|---:|---:|---:|---:|")
     for choice, _ in result.derive(5):
         arch = plan.architecture(choice)
-        predicted = shared + sum(row[i] for row, i in zip(costs, choice, strict=True))
+        predicted = table.predict_ms(choice)
         model = build_model(arch, data.num_classes, data.in_channels)
         measured = measure_latency(
             model, (1, data.in_channels, *data.input_size), device=device
         ).median_ms
-        print(f"| {arch.id} | {predicted:.3f} | {measured:.3f} | {predicted / measured:.2f} |")
+        summed = predicted / table.calibration
+        print(
+            f"| {arch.id} | {summed:.3f} | {predicted:.3f} | {measured:.3f} |"
+            f" {predicted / measured:.2f} |"
+        )
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ def main() -> None:
     data = load_dataset("digits")
     candidates = Candidates(space=load_space("mobile"), epochs=1)
     candidates.sample = timed("sample", candidates.sample)  # type: ignore[method-assign]
-    objective.profile_model = timed("static profile", objective.profile_model)
+    objective.static_costs = timed("static profile", objective.static_costs)
     objective.build_model = timed("build", objective.build_model)
     objective._record = timed("record (storage)", objective._record)
     objective.train = timed("train (1 epoch + validation)", objective.train)
@@ -79,24 +79,28 @@ def main() -> None:
         )
         for _ in range(args.trials):
             start = time.perf_counter()
-            trial = study.ask()
+            trial = timed("ask", study.ask)()
             values = evaluate_trial(trial, ctx)
             timed("tell", study.tell)(trial, values)
             walls.append(time.perf_counter() - start)
             for phase, seconds in CURRENT.items():
                 PHASES[phase].append(seconds)
             CURRENT.clear()
-    train = statistics.median(PHASES["train (1 epoch + validation)"])
+    trained = PHASES["train (1 epoch + validation)"]
     wall = statistics.median(walls)
+    # per trial, then the median: medians of the wall and the training time come from
+    # different trials and do not subtract
+    overhead = statistics.median(w - t for w, t in zip(walls, trained, strict=True))
+    no_sampler = statistics.median(
+        w - t - s for w, t, s in zip(walls, trained, PHASES["sample"], strict=True)
+    )
     print(f"Machine: {describe()}; sampler {args.sampler}, {args.trials} trials, SQLite\n")
     print("| phase | median ms | share of the trial |")
     print("|---|---:|---:|")
     for phase, times in PHASES.items():
         ms = 1000 * statistics.median(times)
         print(f"| {phase} | {ms:.1f} | {100 * ms / 1000 / wall:.1f}% |")
-    overhead = wall - train
     print(f"| **whole trial** | {1000 * wall:.1f} | 100% |")
-    no_sampler = overhead - statistics.median(PHASES["sample"])
     print(
         f"| **overhead (all but training)** | {1000 * overhead:.1f} |"
         f" {100 * overhead / wall:.1f}% |"
@@ -105,6 +109,11 @@ def main() -> None:
         f"| **overhead without the sampler** | {1000 * no_sampler:.1f} |"
         f" {100 * no_sampler / wall:.1f}% |"
     )
+    own = sum(
+        statistics.median(PHASES[p])
+        for p in ("build", "static profile", "record (storage)", "save weights")
+    )
+    print(f"| of which archsearch's own work | {1000 * own:.1f} | {100 * own / wall:.1f}% |")
 
 
 if __name__ == "__main__":

@@ -19,10 +19,11 @@ from archsearch.searchers._darts import (
     DartsSearch,
     Supernet,
     default_hyperparameters,
+    latency_table,
     op_costs,
     plan_supernet,
 )
-from archsearch.study import completed
+from archsearch.study import completed, record_of
 
 SPACE = """\
 name: darts-tiny
@@ -93,24 +94,58 @@ def test_search_runs_and_records_alpha_history(space, data, mode: str, order: st
     # α is frozen during warm-up, then moves
     assert result.history[0][0] == pytest.approx([1 / 6] * 6, abs=1e-2)
     assert result.history[-1] != result.history[0]
+    # throughput counts every supernet pass: 3 epochs of weight steps of 32 training images,
+    # plus one α batch of 32 validation images per step after the warm-up epoch
+    steps = len(data.y_train) // 32
+    images = 3 * steps * 32 + 2 * steps * 32
+    assert result.images_per_s * result.seconds == pytest.approx(images, rel=1e-6)
 
 
 def test_cost_weight_pushes_towards_cheap_ops(space, data) -> None:
     plan = plan_supernet(space, data)
     costs = op_costs(plan, "flops", torch.device("cpu"))
     assert costs[1][-1] == 0.0  # skip costs nothing
-    cheap = DartsSearch(
-        plan,
-        data,
-        torch.device("cpu"),
-        DartsConfig(epochs=4, warmup_epochs=0, cost_weight=50.0, arch_lr=0.05, batch_size=32),
-    ).run()
-    expected = [
-        sum(p * c for p, c in zip(probs, row, strict=True))
-        for probs, row in zip(cheap.probabilities, costs, strict=True)
-    ]
-    uniform = [sum(row) / len(row) for row in costs]
-    assert sum(expected) < 0.7 * sum(uniform)  # the expected cost fell well below uniform
+    uniform = sum(sum(row) / len(row) for row in costs)
+
+    def expected_cost(weight: float) -> float:
+        """Σ softmax(α)·flops over the positions after a 4-epoch search."""
+        config = DartsConfig(
+            epochs=4, warmup_epochs=0, cost_weight=weight, arch_lr=0.05, batch_size=32
+        )
+        result = DartsSearch(plan, data, torch.device("cpu"), config).run()
+        return sum(
+            sum(p * c for p, c in zip(probs, row, strict=True))
+            for probs, row in zip(result.probabilities, costs, strict=True)
+        )
+
+    assert expected_cost(50.0) < 0.7 * uniform  # the expected cost fell well below uniform
+    assert expected_cost(0.0) > 0.9 * uniform  # without the penalty, no pull to cheap ops
+
+
+def saved_activation_bytes(supernet: Supernet, x: torch.Tensor, mode: str) -> int:
+    """Bytes autograd keeps for the backward pass of one forward pass: the memory that grows
+    with the number of candidate ops in DARTS."""
+    seen: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        if not isinstance(tensor, torch.nn.Parameter):
+            seen[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        supernet(x, mode, 1.0).sum().backward()
+    return sum(seen.values())
+
+
+def test_gumbel_mode_keeps_less_memory_than_full_mode(space, data) -> None:
+    torch.manual_seed(0)
+    supernet = Supernet(plan_supernet(space, data)).train()
+    x = torch.randn(16, 1, 8, 8)
+    full = saved_activation_bytes(supernet, x, "full")
+    gumbel = saved_activation_bytes(supernet, x, "gumbel")
+    # full mode keeps the activations of all 6 + 7 candidate ops, gumbel mode of one per
+    # position (plus the shared stem and head)
+    assert gumbel < full / 3
 
 
 def test_latency_table_is_cached(
@@ -124,6 +159,32 @@ def test_latency_table_is_cached(
     assert len(entries) == 6 + 6  # each op at each position's input shape
     again = op_costs(plan, "latency", torch.device("cpu"))
     assert again == first  # read back, not re-measured
+
+
+def test_latency_table_is_calibrated_on_whole_networks_once(
+    space, data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archsearch.profiler as profiler
+
+    monkeypatch.setenv("ARCHSEARCH_CACHE", str(tmp_path))
+    plan = plan_supernet(space, data)
+    table = latency_table(plan, torch.device("cpu"), networks=3)
+    assert table.calibration > 0
+    choice = [0] * len(plan.positions)
+    summed = table.shared_ms + sum(row[0] for row in table.rows)
+    assert table.predict_ms(choice) == pytest.approx(table.calibration * summed)
+    measured: list[tuple[int, ...]] = []
+    real = profiler.measure_latency
+
+    def spy(model: torch.nn.Module, shape: tuple[int, ...], **kwargs: object) -> object:
+        measured.append(shape)
+        return real(model, shape, **kwargs)
+
+    monkeypatch.setattr(profiler, "measure_latency", spy)
+    again = latency_table(plan, torch.device("cpu"), networks=3)
+    # the ops and the calibration are read back; only the shared stem and head are re-timed
+    assert again.calibration == table.calibration and again.rows == table.rows
+    assert len(measured) == 2
 
 
 def test_collapse_guard_stops_the_search(space, data) -> None:
@@ -187,6 +248,6 @@ def test_darts_run_is_recorded_like_any_trial(tmp_path: Path) -> None:
     history = best.user_attrs["alpha_history"]
     assert history["positions"] == ["stage1.block1", "stage1.block2"]
     assert len(history["epochs"]) == 2
-    assert best.user_attrs["latency_ms"] > 0 and best.user_attrs["darts"]["latency_table_ms"] > 0
+    assert record_of(best)["latency_ms"] > 0 and best.user_attrs["darts"]["latency_table_ms"] > 0
     report = Path(result.files["report"]).read_text()
     assert 'id="alpha-' in report

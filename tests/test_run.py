@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ import archsearch.objective
 from archsearch.cli import app
 from archsearch.errors import ArchsearchError
 from archsearch.run import RunConfig, run_search
-from archsearch.study import completed, status_counts
+from archsearch.study import completed, record_of, status_counts
 
 runner = CliRunner()
 
@@ -52,7 +53,10 @@ def test_each_searcher_end_to_end(tmp_path: Path, tiny_space: Path, searcher: st
         }
         assert len(points) == 4
     for trial in completed(study):
-        attrs = trial.user_attrs
+        # the record is two storage writes: what training needs, then what it produced
+        grid_attrs = {"grid_point"} if searcher == "grid" else set()
+        assert set(trial.user_attrs) == {"candidate", "result", *grid_attrs}
+        attrs = record_of(trial)
         assert attrs["status"] == "ok" and len(attrs["val_curve"]) == 2
         assert trial.values == [attrs["val_accuracy"], attrs["flops"]]
         assert (result.run_dir / "weights" / f"trial_{trial.number}.pt").is_file()
@@ -61,7 +65,7 @@ def test_each_searcher_end_to_end(tmp_path: Path, tiny_space: Path, searcher: st
     assert all(row["test_accuracy"] is not None for row in result.pareto)
     csv = pd.read_csv(result.files["trials_csv"])
     assert list(csv["number"]) == [t.number for t in study.trials]
-    assert list(csv["flops (multiply-adds)"]) == [t.user_attrs["flops"] for t in study.trials]
+    assert list(csv["flops (multiply-adds)"]) == [record_of(t)["flops"] for t in study.trials]
 
 
 def test_grid_too_large_is_refused(tmp_path: Path) -> None:
@@ -83,15 +87,15 @@ def test_constraints_are_checked_before_training(tmp_path: Path, tiny_space: Pat
         config(tmp_path, tiny_space, searcher="random", trials=2, max_flops=7_000, seed=1)
     )
     study = result.study
-    infeasible = [t for t in study.trials if t.user_attrs.get("status") == "infeasible"]
+    infeasible = [t for t in study.trials if record_of(t).get("status") == "infeasible"]
     assert infeasible, "expected some candidates over the budget"
     for trial in infeasible:
         assert trial.state == optuna.trial.TrialState.PRUNED
-        assert trial.user_attrs["flops"] > 7_000
-        assert "val_accuracy" not in trial.user_attrs  # never trained
+        assert record_of(trial)["flops"] > 7_000
+        assert "val_accuracy" not in record_of(trial)  # never trained
         assert not (result.run_dir / "weights" / f"trial_{trial.number}.pt").exists()
-        assert trial.user_attrs["reason"] == "over budget: max_flops"
-    assert all(t.user_attrs["flops"] <= 7_000 for t in completed(study))
+        assert record_of(trial)["reason"] == "over budget: max_flops"
+    assert all(record_of(t)["flops"] <= 7_000 for t in completed(study))
     assert result.counts["infeasible"] == len(infeasible)
 
 
@@ -141,16 +145,33 @@ def test_changed_options_do_not_resume_silently(tmp_path: Path, tiny_space: Path
     assert len(completed(again.study)) == 2
 
 
-def _completed_count(db: Path, name: str) -> int:
-    try:
-        study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
-    except Exception:
+def _poll(db: Path, query: str) -> int:
+    """One count from a run's SQLite file, read-only: polling must neither create the file nor
+    hold a lock the run waits on."""
+    if not db.exists():
         return 0
-    return len(completed(study))
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05) as connection:
+            return int(connection.execute(query).fetchone()[0])
+    except sqlite3.Error:  # tables not created yet, or the run holds the write lock
+        return 0
 
 
-def run_command(space: Path, tmp_path: Path, name: str, trials: int) -> list[str]:
-    """`archsearch run` in a subprocess: random search, 6-epoch trials on synthetic data."""
+def _completed_count(db: Path) -> int:
+    return _poll(db, "SELECT count(*) FROM trials WHERE state = 'COMPLETE'")
+
+
+def _running_trial_in_training(db: Path) -> int:
+    """Running trials whose candidate record is written: what comes next is training."""
+    return _poll(
+        db,
+        "SELECT count(*) FROM trials JOIN trial_user_attributes USING (trial_id)"
+        " WHERE trials.state = 'RUNNING' AND trial_user_attributes.key = 'candidate'",
+    )
+
+
+def run_command(space: Path, tmp_path: Path, name: str, trials: int, epochs: int = 6) -> list[str]:
+    """`archsearch run` in a subprocess: random search on synthetic data."""
     return [
         sys.executable,
         "-m",
@@ -173,19 +194,21 @@ def run_command(space: Path, tmp_path: Path, name: str, trials: int) -> list[str
         "--device",
         "cpu",
         "--epochs",
-        "6",
+        str(epochs),
     ]
 
 
 def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
     runs = tmp_path / "runs"
-    command = run_command(tiny_space, tmp_path, "k", 5)
+    # 60 epochs: about a second of training per trial, so the kill lands inside one
+    command = run_command(tiny_space, tmp_path, "k", 5, epochs=60)
     db = runs / "k" / "study.db"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while _completed_count(db, "k") < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.15)  # into the next trial's training
+    while time.monotonic() < deadline and not (
+        _completed_count(db) >= 2 and _running_trial_in_training(db)
+    ):
+        time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
     study = optuna.load_study(study_name="k", storage=f"sqlite:///{db}")
@@ -193,6 +216,7 @@ def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
     assert len(before) >= 2
     assert len(before) < 5, "the run finished before it could be killed"
     running = [t.number for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert running, "killed between trials, not mid-training"
 
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
     assert finished.returncode == 0, finished.stderr
@@ -210,18 +234,33 @@ def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
 
 def test_ctrl_c_stops_cleanly(tmp_path: Path, tiny_space: Path) -> None:
     runs = tmp_path / "runs"
-    command = run_command(tiny_space, tmp_path, "c", 50)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = run_command(tiny_space, tmp_path, "c", 500)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # SIGINT as in a terminal, even where the shell started pytest in the background
+        # (which hands it on ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
-    while _completed_count(runs / "c" / "study.db", "c") < 1 and time.monotonic() < deadline:
+    while _completed_count(runs / "c" / "study.db") < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert process.poll() is None, "the run ended before Ctrl-C was pressed"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr[-3000:]
     assert "run the same command again to continue" in " ".join(stderr.split())
     assert "Traceback" not in stderr
     study = optuna.load_study(study_name="c", storage=f"sqlite:///{runs / 'c' / 'study.db'}")
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    # the trial Ctrl-C stopped (in training, or while being asked for or told) is failed with
+    # its reason and queued again with its parameters
+    stopped = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert [record_of(t)["reason"] for t in stopped] == ["interrupted (Ctrl-C)"] * len(stopped)
+    assert sorted(t.user_attrs["retry_of"] for t in waiting) == [t.number for t in stopped]
 
 
 def test_cli_run_prints_the_pareto_front(tmp_path: Path, tiny_space: Path) -> None:
@@ -257,10 +296,32 @@ def test_cli_run_prints_the_pareto_front(tmp_path: Path, tiny_space: Path) -> No
     assert study.metric_names == ["accuracy", "params", "mac"]
 
 
+def test_record_of_reads_grouped_and_flat_trials() -> None:
+    grouped = optuna.trial.create_trial(
+        value=0.9,
+        user_attrs={
+            "candidate": {"flops": 10, "arch_id": "a"},
+            "result": {"status": "ok", "val_accuracy": 0.9},
+            "retry_of": 3,
+        },
+    )
+    flat = optuna.trial.create_trial(  # a study written before records were grouped
+        value=0.9, user_attrs={"flops": 10, "arch_id": "a", "status": "ok", "val_accuracy": 0.9}
+    )
+    expected = {"flops": 10, "arch_id": "a", "status": "ok", "val_accuracy": 0.9}
+    assert record_of(grouped) == {**expected, "retry_of": 3}
+    assert record_of(flat) == expected
+    failed = optuna.trial.create_trial(  # a failure's status overrides the candidate's
+        state=optuna.trial.TrialState.FAIL,
+        user_attrs={"candidate": {"flops": 10}, "status": "failed", "reason": "nan"},
+    )
+    assert record_of(failed) == {"flops": 10, "status": "failed", "reason": "nan"}
+
+
 def test_latency_objective_is_measured(tmp_path: Path, tiny_space: Path) -> None:
     result = run_search(config(tmp_path, tiny_space, trials=1, objectives=("accuracy", "latency")))
     (trial,) = completed(result.study)
-    assert trial.values[1] == trial.user_attrs["latency_ms"] > 0
+    assert trial.values[1] == record_of(trial)["latency_ms"] > 0
 
 
 @pytest.mark.parametrize("sampler", ["random", "grid"])
@@ -300,7 +361,7 @@ def test_tune(tmp_path: Path, sampler: str) -> None:
     study = optuna.load_study(study_name=f"tune-arch-{sampler}", storage=f"sqlite:///{db}")
     trials = completed(study)
     assert len(trials) == 4 and study.metric_names == ["accuracy"]
-    assert {t.user_attrs["arch_id"] for t in trials} == {arch.id}
+    assert {record_of(t)["arch_id"] for t in trials} == {arch.id}
     assert all(set(t.params) == {"lr", "batch_size"} for t in trials)
     if sampler == "grid":
         assert "grid: 4 points" in result.stderr
@@ -345,7 +406,7 @@ def test_single_objective_reports_each_epoch_to_the_pruner(
     assert isinstance(study.pruner, optuna.pruners.MedianPruner)
     for trial in completed(study):
         # epochs 0 and 1 reported: the values a pruner compares
-        assert trial.intermediate_values == dict(enumerate(trial.user_attrs["val_curve"]))
+        assert trial.intermediate_values == dict(enumerate(record_of(trial)["val_curve"]))
     assert result.pareto[0]["number"] == study.best_trial.number
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+import pytest
+import torch
 from typer.testing import CliRunner
 
 from archsearch.cli import app
-from archsearch.run import RunConfig, run_search
+from archsearch.errors import ArchsearchError
+from archsearch.run import RunConfig, run_search, worker_devices
 from archsearch.study import completed
 from tests.worker_scenario import kill_one_worker_mid_trial
 
@@ -87,3 +90,58 @@ def test_worker_errors(tmp_path: Path, tiny_space: Path) -> None:
         app, ["worker", "--storage", "mysql://x@127.0.0.1:1/none", "--study", "e"]
     )
     assert bad_url.exit_code == 2 and "storage" in bad_url.stderr
+    unknown = runner.invoke(app, ["status", "--storage", "nonsense://x", "--study", "e"])
+    assert unknown.exit_code == 2 and "unknown database type 'nonsense'" in unknown.stderr
+    heroku = runner.invoke(app, ["worker", "--storage", "postgres://u@h/db", "--study", "e"])
+    assert heroku.exit_code == 2 and "write postgresql://" in heroku.stderr
+    # every command that reads a study names the missing one and lists those that exist
+    for command in ("status", "report"):
+        result = runner.invoke(app, [command, "--storage", first.storage, "--study", "nope"])
+        assert result.exit_code == 2, command
+        assert "--study 'nope': no such study" in result.stderr and "(it has: e)" in result.stderr
+
+
+def test_worker_creates_a_missing_study_from_its_space(
+    tmp_path: Path, tiny_space: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the created run's folders go to the current directory
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    args = ["worker", "--storage", url, "--study", "w", "--device", "cpu", "--trials", "1"]
+    created = runner.invoke(app, [*args, "--space", str(tiny_space)])
+    assert created.exit_code == 0, created.output
+    study = optuna.load_study(study_name="w", storage=url)
+    assert len(completed(study)) == 1
+    assert study.user_attrs["config"]["space"] == str(tiny_space)
+    assert study.user_attrs["space_yaml"] == tiny_space.read_text()
+
+    # a study made from one space is never searched with another, by a worker or a run
+    other = runner.invoke(app, [*args, "--space", "mobile"])
+    assert other.exit_code == 2
+    assert "'w'" in other.stderr and "created from another search space" in other.stderr
+    run = runner.invoke(
+        app, ["run", "--space", "mobile", "--storage", url, "--study", "w", "--trials", "1"]
+    )
+    assert run.exit_code == 2 and "created from another search space" in run.stderr
+    assert "Traceback" not in other.output + run.output
+
+
+def test_devices_are_given_to_workers_round_robin() -> None:
+    assert worker_devices("cpu", 3) == ["cpu", "cpu", "cpu"]
+    assert worker_devices(" cpu , cpu ", 2) == ["cpu", "cpu"]
+    with pytest.raises(ArchsearchError, match="at least one device"):
+        worker_devices(",", 2)
+    with pytest.raises(ArchsearchError, match="'gpu0': expected auto, cpu, cuda or cuda:N"):
+        worker_devices("cpu,gpu0", 2)
+    if not torch.cuda.is_available():
+        with pytest.raises(ArchsearchError, match="'cuda:0': CUDA is not available"):
+            worker_devices("cuda:0,cuda:1", 4)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_devices_round_robin_over_the_gpus() -> None:
+    count = torch.cuda.device_count()
+    names = ",".join(f"cuda:{i}" for i in range(count))
+    assert worker_devices(names, 2 * count) == [f"cuda:{i % count}" for i in range(2 * count)]
+    with pytest.raises(ArchsearchError, match=f"has {count} CUDA device"):
+        worker_devices(f"cuda:{count}", 1)

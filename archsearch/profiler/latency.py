@@ -48,13 +48,25 @@ class LatencyResult:
 
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` picks CUDA when present; ``cuda``/``cuda:N``/``cpu`` are taken as given."""
+    from ..errors import ArchsearchError
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        from ..errors import ArchsearchError
-
-        raise ArchsearchError(f"device '{device}': CUDA is not available on this machine")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        resolved = torch.device("meta")  # refused below with the accepted forms
+    if resolved.type not in ("cpu", "cuda"):
+        raise ArchsearchError(f"device '{device}': expected auto, cpu, cuda or cuda:N")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ArchsearchError(f"device '{device}': CUDA is not available on this machine")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ArchsearchError(
+                f"device '{device}': this machine has {count} CUDA device(s),"
+                f" cuda:0 to cuda:{count - 1}"
+            )
     return resolved
 
 

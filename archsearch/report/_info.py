@@ -6,7 +6,6 @@ per-layer detail, a static re-profile of the stored architecture).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +17,11 @@ from ..study import (
     OBJECTIVE_ATTRS,
     OBJECTIVES,
     STATUS_INFEASIBLE,
+    architecture_of,
     completed,
     objective_names,
     pareto_trials,
+    record_of,
     status_counts,
     test_accuracies,
     trial_row,
@@ -153,7 +154,7 @@ def get_run_info(study: optuna.Study) -> RunInfo:
 
 
 def _category(trial: FrozenTrial) -> str:
-    status = trial.user_attrs.get("status")
+    status = record_of(trial).get("status")
     if status == STATUS_INFEASIBLE:
         return "infeasible"
     if trial.state == TrialState.FAIL:
@@ -184,35 +185,38 @@ def pareto_front_numbers(points: list[tuple[int, float, float]]) -> set[int]:
 
 def get_pareto_info(study: optuna.Study, axis: str) -> ParetoInfo | None:
     """Accuracy against one cost; ``None`` when no trial recorded that cost."""
-    trials = [
-        t
-        for t in study.get_trials(deepcopy=False)
-        if t.state != TrialState.RUNNING and axis in t.user_attrs
-    ]
+    trials: list[FrozenTrial] = []
+    records: dict[int, dict[str, Any]] = {}
+    for t in study.get_trials(deepcopy=False):
+        record = record_of(t)
+        if t.state != TrialState.RUNNING and axis in record:
+            trials.append(t)
+            records[t.number] = record
     if not trials:
         return None
     done = {t.number for t in completed(study)}
     scored = [
-        (t.number, float(t.user_attrs["val_accuracy"]), float(t.user_attrs[axis]))
+        (t.number, float(records[t.number]["val_accuracy"]), float(records[t.number][axis]))
         for t in trials
-        if t.number in done and "val_accuracy" in t.user_attrs
+        if t.number in done and "val_accuracy" in records[t.number]
     ]
     front = pareto_front_numbers(scored)
     points = []
     for trial in trials:
+        record = records[trial.number]
         category = (
             _category(trial)
             if trial.number not in done
             else ("front" if trial.number in front else "dominated")
         )
-        accuracy = trial.user_attrs.get("val_accuracy") if trial.number in done else None
+        accuracy = record.get("val_accuracy") if trial.number in done else None
         points.append(
             ParetoPoint(
                 trial.number,
-                float(trial.user_attrs[axis]),
+                float(record[axis]),
                 accuracy,
                 category,
-                str(trial.user_attrs.get("arch_str", "")),
+                str(record.get("arch_str", "")),
             )
         )
     costs = [p.cost for p in points if p.cost is not None and p.cost > 0]
@@ -279,10 +283,10 @@ def get_alpha_info(trial: FrozenTrial) -> AlphaInfo | None:
 
 
 def get_candidate_info(study: optuna.Study, trial: FrozenTrial) -> CandidateInfo:
-    from ..architecture import Architecture
     from ..profiler import profile_model
 
-    arch = Architecture.from_dict(json.loads(trial.user_attrs["architecture"]))
+    arch = architecture_of(trial)
+    record = record_of(trial)
     shape = study.user_attrs.get("input_shape", [3, 32, 32])
     classes = int(study.user_attrs.get("num_classes", 10))
     profile = profile_model(arch, (1, *shape), num_classes=classes)
@@ -319,8 +323,8 @@ def get_candidate_info(study: optuna.Study, trial: FrozenTrial) -> CandidateInfo
         findings=tuple(
             (f.guideline, f.layer, float(f.figure), f.unit, f.message) for f in profile.findings
         ),
-        val_curve=tuple(float(v) for v in trial.user_attrs.get("val_curve", [])),
-        loss_curve=tuple(float(v) for v in trial.user_attrs.get("loss_curve", [])),
+        val_curve=tuple(float(v) for v in record.get("val_curve", [])),
+        loss_curve=tuple(float(v) for v in record.get("loss_curve", [])),
         alpha=get_alpha_info(trial),
     )
 
@@ -337,18 +341,20 @@ def spearman(a: list[float], b: list[float]) -> float | None:
 def get_rank_info(study: optuna.Study, measure: int = 0, device: str = "cpu") -> RankInfo | None:
     """How well flops and mac rank candidates by latency: recorded latencies, or (``measure``
     > 0) latencies measured now on ``device`` for up to that many completed candidates."""
-    done = [t for t in completed(study) if "flops" in t.user_attrs]
-    recorded = [t for t in done if t.user_attrs.get("latency_ms") is not None]
+    finished = completed(study)
+    records = {t.number: record_of(t) for t in finished}
+    done = [t for t in finished if "flops" in records[t.number]]
+    recorded = [t for t in done if records[t.number].get("latency_ms") is not None]
     source = "recorded during the search"
-    latencies = {t.number: float(t.user_attrs["latency_ms"]) for t in recorded}
+    latencies = {t.number: float(records[t.number]["latency_ms"]) for t in recorded}
     if len(recorded) < 3 and measure > 0 and len(done) >= 3:
         latencies = _measure(study, done, measure, device)
         source = f"measured for this report on {device}"
     if len(latencies) < 3:
         return None
     chosen = [t for t in done if t.number in latencies]
-    flops = [float(t.user_attrs["flops"]) for t in chosen]
-    mac = [float(t.user_attrs["mac"]) for t in chosen]
+    flops = [float(records[t.number]["flops"]) for t in chosen]
+    mac = [float(records[t.number]["mac"]) for t in chosen]
     latency = [latencies[t.number] for t in chosen]
     return RankInfo(
         study.study_name,
@@ -365,7 +371,6 @@ def get_rank_info(study: optuna.Study, measure: int = 0, device: str = "cpu") ->
 def _measure(
     study: optuna.Study, trials: list[FrozenTrial], limit: int, device: str
 ) -> dict[int, float]:
-    from ..architecture import Architecture
     from ..build import build_model
     from ..profiler import measure_latency
 
@@ -374,8 +379,7 @@ def _measure(
     step = max(1, len(trials) // limit)
     out = {}
     for trial in trials[::step][:limit]:
-        arch = Architecture.from_dict(json.loads(trial.user_attrs["architecture"]))
-        model = build_model(arch, classes, shape[0])
+        model = build_model(architecture_of(trial), classes, shape[0])
         out[trial.number] = measure_latency(
             model, (1, *shape), device=device, repeats=5, min_repeat_s=0.01, warmup_s=0.02
         ).median_ms

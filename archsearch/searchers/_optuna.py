@@ -12,7 +12,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import ArchsearchError
-from ..study import STATUS_FAILED, completed
+from ..study import STATUS_FAILED, completed, enqueue_retry
 from ..train import CandidateFailed
 from ._base import BaseSearcher, Budget
 
@@ -158,9 +158,7 @@ def guarded(
             raise
         except KeyboardInterrupt:
             _mark_failed(trial, "interrupted (Ctrl-C)")
-            study.enqueue_trial(
-                trial.params, user_attrs={"retry_of": trial.number, **_queued(trial)}
-            )
+            enqueue_retry(study, trial)
             raise
         except ArchsearchError as error:
             _mark_failed(trial, str(error))
@@ -170,12 +168,6 @@ def guarded(
             raise
 
     return objective
-
-
-def _queued(trial: optuna.Trial) -> dict[str, Any]:
-    """What an enqueued trial carried (a fixed architecture, DARTS data), for its retry."""
-    keep = ("queued_architecture", "alpha_history", "darts")
-    return {k: v for k, v in trial.user_attrs.items() if k in keep}
 
 
 def _mark_failed(trial: optuna.Trial, reason: str) -> None:
