@@ -344,10 +344,14 @@ def run_search(
     if progress.on_start is not None:
         progress.on_start(name, len(completed(study)), trials)
 
-    def report_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    def report_trial(
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        done: list[optuna.trial.FrozenTrial],
+    ) -> None:
         ctrl_c.check()
         if progress.on_trial is not None:
-            progress.on_trial(trial, _best(study, config.objectives), len(completed(study)))
+            progress.on_trial(trial, _best(done, config.objectives), len(done))
 
     searcher.callbacks = [report_trial]  # type: ignore[attr-defined]
     if config.workers > 1:
@@ -507,9 +511,8 @@ def _run_workers(
             trials_now = study.get_trials(deepcopy=False)
             for trial in trials_now[seen:]:
                 if trial.state.is_finished() and progress.on_trial is not None:
-                    progress.on_trial(
-                        trial, _best(study, config.objectives), len(completed(study))
-                    )
+                    done = completed(study)
+                    progress.on_trial(trial, _best(done, config.objectives), len(done))
             while seen < len(trials_now) and trials_now[seen].state.is_finished():
                 seen += 1
     except KeyboardInterrupt:
@@ -655,8 +658,7 @@ def _space_text(space: str) -> str:
     return (resources.files("archsearch.search_spaces") / f"{space}.yaml").read_text("utf-8")
 
 
-def _best(study: optuna.Study, objectives: tuple[str, ...]) -> dict[str, float]:
-    done = completed(study)
+def _best(done: list[optuna.trial.FrozenTrial], objectives: tuple[str, ...]) -> dict[str, float]:
     best: dict[str, float] = {}
     for index, name in enumerate(objectives):
         values = [t.values[index] for t in done]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import optuna
 
+from ..study import completed
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -43,7 +45,13 @@ class BaseSearcher(abc.ABC):
     def before_trial(self, study: optuna.Study, trial: optuna.Trial) -> None:  # noqa: B027
         """Hook: called after a trial is created, before it is evaluated."""
 
-    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        """Hook: called after a trial is recorded; runs the ``callbacks`` a caller attached."""
+    def after_trial(
+        self, study: optuna.Study, trial: optuna.trial.FrozenTrial
+    ) -> list[optuna.trial.FrozenTrial]:
+        """Hook: called after a trial is recorded; runs the ``callbacks`` a caller attached,
+        ``callback(study, trial, completed_trials)``, and returns the completed trials (read
+        once: each read is a database query)."""
+        done = completed(study)
         for callback in getattr(self, "callbacks", ()):
-            callback(study, trial)
+            callback(study, trial, done)
+        return done

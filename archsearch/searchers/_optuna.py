@@ -91,8 +91,8 @@ class OptunaSearcher(BaseSearcher):
             return guarded_evaluate(trial)
 
         def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            self.after_trial(study, trial)
-            if len(completed(study)) >= budget.trials or (grid and not _waiting(study)):
+            done = self.after_trial(study, trial)
+            if len(done) >= budget.trials or (grid and not _waiting(study)):
                 study.stop()
 
         started = time.monotonic()
