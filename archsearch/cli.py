@@ -869,15 +869,22 @@ def worker(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    done = run_worker(
-        storage,
-        study,
-        device=device,
-        trials=trials,
-        heartbeat=heartbeat,
-        seed=seed,
-        space=space,
-    )
+    try:
+        done = run_worker(
+            storage,
+            study,
+            device=device,
+            trials=trials,
+            heartbeat=heartbeat,
+            seed=seed,
+            space=space,
+        )
+    except KeyboardInterrupt:
+        err.print(
+            "[yellow]stopped[/]: this worker's completed trials are saved; the trial it was"
+            " running is retried by the workers (at once, or when its heartbeat goes stale)."
+        )
+        raise typer.Exit(130) from None
     out.print(f"{study}: {done} completed trials")
 
 

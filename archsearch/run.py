@@ -15,7 +15,7 @@ import itertools
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +192,38 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
     }
 
 
+def _search(
+    searcher: BaseSearcher,
+    study: optuna.Study,
+    ctx: TrialContext,
+    budget: Budget,
+    shared: bool,
+) -> None:
+    """``searcher.search`` in this process, with a Ctrl-C that cannot be lost and that leaves
+    no trial RUNNING in a study of its own (``shared``: other workers' trials may be running;
+    a trial of this one that Ctrl-C stops outside training is failed by its heartbeat)."""
+    with CtrlC() as ctrl_c:
+        ctx = replace(
+            ctx,
+            on_candidate=_checked(ctrl_c, ctx.on_candidate),
+            on_epoch=_checked(ctrl_c, ctx.on_epoch),
+        )
+        callbacks = getattr(searcher, "callbacks", [])
+        searcher.callbacks = [lambda *args: ctrl_c.check(), *callbacks]  # type: ignore[attr-defined]
+        try:
+            searcher.search(study, lambda t: evaluate_trial(t, ctx), budget)
+        except KeyboardInterrupt:
+            if not shared:
+                # Optuna fails the trial that Ctrl-C stops in training; one stopped while it
+                # was being asked for or told stays RUNNING unless it is failed here (and if
+                # the database cannot be written now, the next run recovers it)
+                with contextlib.suppress(Exception):
+                    _recover_interrupted(study, "interrupted (Ctrl-C)")
+            raise
+        finally:
+            searcher.callbacks = callbacks  # type: ignore[attr-defined]
+
+
 def _checked(ctrl_c: CtrlC, callback: Callable[..., None] | None) -> Callable[..., None]:
     """``callback``, after raising a Ctrl-C that was pressed and lost (see :mod:`.interrupt`)."""
 
@@ -327,7 +359,6 @@ def run_search(
     study.set_user_attr("device", str(device))
     resumed = 0 if shared else _recover_interrupted(study)
 
-    ctrl_c = CtrlC()
     ctx = TrialContext(
         candidates=candidates,
         data=data,
@@ -338,8 +369,8 @@ def run_search(
         weights_dir=weights_dir,
         latency_threads=config.latency_threads,
         always_latency=config.searcher == "darts" and config.cost == "latency",
-        on_candidate=_checked(ctrl_c, progress.on_candidate),
-        on_epoch=_checked(ctrl_c, progress.on_epoch),
+        on_candidate=progress.on_candidate,
+        on_epoch=progress.on_epoch,
     )
     if progress.on_start is not None:
         progress.on_start(name, len(completed(study)), trials)
@@ -349,7 +380,6 @@ def run_search(
         trial: optuna.trial.FrozenTrial,
         done: list[optuna.trial.FrozenTrial],
     ) -> None:
-        ctrl_c.check()
         if progress.on_trial is not None:
             progress.on_trial(trial, _best(done, config.objectives), len(done))
 
@@ -359,21 +389,7 @@ def run_search(
             raise ArchsearchError("--workers: a DARTS search runs in one process")
         _run_workers(config, storage, study_name, trials, progress, study)
     else:
-        try:
-            with ctrl_c:
-                searcher.search(
-                    study,
-                    lambda t: evaluate_trial(t, ctx),
-                    Budget(trials=trials, timeout=config.timeout),
-                )
-        except KeyboardInterrupt:
-            if not shared:
-                # Optuna fails the trial that Ctrl-C stops in training; one stopped while it
-                # was being asked for or told stays RUNNING unless it is failed here (and if
-                # the database cannot be written now, the next run recovers it)
-                with contextlib.suppress(Exception):
-                    _recover_interrupted(study, "interrupted (Ctrl-C)")
-            raise
+        _search(searcher, study, ctx, Budget(trials=trials, timeout=config.timeout), shared)
     _evaluate_test_split(study, data, weights_dir, device)
     result = RunResult(
         name=name,
@@ -625,9 +641,7 @@ def run_worker(
     budget = trials or config.trials
     if grid is not None:
         budget = min(budget, grid_size(grid))
-    searcher.search(
-        study, lambda t: evaluate_trial(t, ctx), Budget(trials=budget, timeout=config.timeout)
-    )
+    _search(searcher, study, ctx, Budget(trials=budget, timeout=config.timeout), shared=True)
     return len(completed(study))
 
 

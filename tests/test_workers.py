@@ -3,6 +3,8 @@ with SIGKILL mid-trial loses only its trial, which another worker retries."""
 
 from __future__ import annotations
 
+import signal
+import time
 from pathlib import Path
 
 import optuna
@@ -13,8 +15,9 @@ from typer.testing import CliRunner
 from archsearch.cli import app
 from archsearch.errors import ArchsearchError
 from archsearch.run import RunConfig, run_search, worker_devices
-from archsearch.study import completed
-from tests.worker_scenario import kill_one_worker_mid_trial
+from archsearch.storage import open_storage
+from archsearch.study import completed, record_of
+from tests.worker_scenario import kill_one_worker_mid_trial, start_workers
 
 runner = CliRunner()
 
@@ -145,3 +148,38 @@ def test_devices_round_robin_over_the_gpus() -> None:
     assert worker_devices(names, 2 * count) == [f"cuda:{i % count}" for i in range(2 * count)]
     with pytest.raises(ArchsearchError, match=f"has {count} CUDA device"):
         worker_devices(f"cuda:{count}", 1)
+
+
+def test_ctrl_c_stops_a_worker_cleanly(tmp_path: Path, tiny_space: Path) -> None:
+    config = RunConfig(
+        space=str(tiny_space),
+        dataset="synthetic",
+        searcher="random",
+        name="c",
+        trials=1,
+        epochs=60,  # about a second a trial: the press lands in training
+        device="cpu",
+        runs_dir=str(tmp_path / "runs"),
+        reports_dir=str(tmp_path / "reports"),
+    )
+    first = run_search(config)
+    (worker,) = start_workers(first.storage, "c", tmp_path, count=1, trials=20)
+    study = optuna.load_study(study_name="c", storage=open_storage(first.storage))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if record_of(t).get("arch_id") and not t.state.is_finished()
+    ]:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=60) == 130
+    stderr = worker.stderr.read().decode()
+    assert "Traceback" not in stderr and "retried by the workers" in " ".join(stderr.split())
+    study = optuna.load_study(study_name="c", storage=open_storage(first.storage))
+    (stopped,) = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert record_of(stopped)["reason"] == "interrupted (Ctrl-C)"
+    (retry,) = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert retry.user_attrs["retry_of"] == stopped.number
+    assert retry.system_attrs["fixed_params"] == stopped.params

@@ -25,6 +25,8 @@ def start_workers(
             cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # SIGINT as in a terminal, even where the shell started pytest in the background
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         for seed in range(count)
     ]
