@@ -14,12 +14,28 @@ from typer.testing import CliRunner
 
 from archsearch.cli import app
 from archsearch.errors import ArchsearchError
-from archsearch.run import RunConfig, run_search, worker_devices
+from archsearch.run import RunConfig, RunResult, run_search, worker_devices
 from archsearch.storage import open_storage
 from archsearch.study import completed, record_of
 from tests.worker_scenario import kill_one_worker_mid_trial, start_workers
 
 runner = CliRunner()
+
+
+def create_study(tmp_path: Path, space: Path, name: str, epochs: int) -> RunResult:
+    """A one-trial random search of ``space`` on synthetic data: a study workers can join."""
+    config = RunConfig(
+        space=str(space),
+        dataset="synthetic",
+        searcher="random",
+        name=name,
+        trials=1,
+        epochs=epochs,
+        device="cpu",
+        runs_dir=str(tmp_path / "runs"),
+        reports_dir=str(tmp_path / "reports"),
+    )
+    return run_search(config)
 
 
 def test_run_with_two_local_workers(tmp_path: Path, tiny_space: Path) -> None:
@@ -60,18 +76,8 @@ def test_run_with_two_local_workers(tmp_path: Path, tiny_space: Path) -> None:
 
 
 def test_killed_worker_trial_is_retried(tmp_path: Path, tiny_space: Path) -> None:
-    config = RunConfig(
-        space=str(tiny_space),
-        dataset="synthetic",
-        searcher="random",
-        name="k",
-        trials=1,
-        epochs=120,
-        device="cpu",
-        runs_dir=str(tmp_path / "runs"),
-        reports_dir=str(tmp_path / "reports"),
-    )
-    first = run_search(config)  # creates the study; the workers read everything from it
+    # creates the study; the workers read everything from it
+    first = create_study(tmp_path, tiny_space, "k", epochs=120)
     kill_one_worker_mid_trial(first.storage, "k", tmp_path, count=2, trials=5)
 
 
@@ -151,18 +157,8 @@ def test_devices_round_robin_over_the_gpus() -> None:
 
 
 def test_ctrl_c_stops_a_worker_cleanly(tmp_path: Path, tiny_space: Path) -> None:
-    config = RunConfig(
-        space=str(tiny_space),
-        dataset="synthetic",
-        searcher="random",
-        name="c",
-        trials=1,
-        epochs=60,  # about a second a trial: the press lands in training
-        device="cpu",
-        runs_dir=str(tmp_path / "runs"),
-        reports_dir=str(tmp_path / "reports"),
-    )
-    first = run_search(config)
+    # about a second a trial: the press lands in training
+    first = create_study(tmp_path, tiny_space, "c", epochs=60)
     (worker,) = start_workers(first.storage, "c", tmp_path, count=1, trials=20)
     study = optuna.load_study(study_name="c", storage=open_storage(first.storage))
     deadline = time.monotonic() + 90
