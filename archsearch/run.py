@@ -208,8 +208,8 @@ def _search(
             on_candidate=_checked(ctrl_c, ctx.on_candidate),
             on_epoch=_checked(ctrl_c, ctx.on_epoch),
         )
-        callbacks = getattr(searcher, "callbacks", [])
-        searcher.callbacks = [lambda *args: ctrl_c.check(), *callbacks]  # type: ignore[attr-defined]
+        callbacks = searcher.callbacks
+        searcher.callbacks = [lambda *args: ctrl_c.check(), *callbacks]
         try:
             searcher.search(study, lambda t: evaluate_trial(t, ctx), budget)
         except KeyboardInterrupt:
@@ -221,7 +221,7 @@ def _search(
                     _recover_interrupted(study, "interrupted (Ctrl-C)")
             raise
         finally:
-            searcher.callbacks = callbacks  # type: ignore[attr-defined]
+            searcher.callbacks = callbacks
 
 
 def _checked(ctrl_c: CtrlC, callback: Callable[..., None] | None) -> Callable[..., None]:
@@ -383,7 +383,7 @@ def run_search(
         if progress.on_trial is not None:
             progress.on_trial(trial, _best(done, config.objectives), len(done))
 
-    searcher.callbacks = [report_trial]  # type: ignore[attr-defined]
+    searcher.callbacks = [report_trial]
     if config.workers > 1:
         if config.searcher == "darts":
             raise ArchsearchError("--workers: a DARTS search runs in one process")

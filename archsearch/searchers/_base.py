@@ -10,6 +10,10 @@ import optuna
 
 from ..study import completed
 
+TrialCallback = Callable[
+    [optuna.Study, optuna.trial.FrozenTrial, list[optuna.trial.FrozenTrial]], None
+]
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -28,6 +32,8 @@ class BaseSearcher(abc.ABC):
     """
 
     name: str = ""
+    #: run after each recorded trial as ``callback(study, trial, completed_trials)``
+    callbacks: Sequence[TrialCallback] = ()
 
     @abc.abstractmethod
     def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
@@ -52,6 +58,6 @@ class BaseSearcher(abc.ABC):
         ``callback(study, trial, completed_trials)``, and returns the completed trials (read
         once: each read is a database query)."""
         done = completed(study)
-        for callback in getattr(self, "callbacks", ()):
+        for callback in self.callbacks:
             callback(study, trial, done)
         return done
