@@ -83,6 +83,7 @@ def test_worker_rides_out_a_database_restart(
     deadline = time.monotonic() + 60
     while len(completed(study)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert worker.poll() is None, "the worker finished before the database went away"
     postgres_server.stop()  # the database goes away for a few seconds
     time.sleep(3)
     postgres_server.start()

@@ -12,7 +12,7 @@ import pytest
 
 from archsearch.run import worker_command
 from archsearch.storage import open_storage
-from archsearch.study import completed
+from archsearch.study import completed, record_of
 
 
 def start_workers(
@@ -43,17 +43,17 @@ def kill_one_worker_mid_trial(
     deadline = time.monotonic() + 90
     running: list[int] = []
     while time.monotonic() < deadline:
-        running = [
-            t.number
-            for t in study.get_trials(deepcopy=False)
-            if t.state == optuna.trial.TrialState.RUNNING
-        ]
-        if len(running) == count:
+        trials_now = study.get_trials(deepcopy=False)
+        running = [t.number for t in trials_now if t.state == optuna.trial.TrialState.RUNNING]
+        # in training: the candidate record is written, the heartbeat thread has started (a
+        # trial without a heartbeat is never seen as stale, so never retried)
+        training = [n for n in running if record_of(trials_now[n]).get("arch_id")]
+        if len(training) == count:
             break
         time.sleep(0.05)
     else:
         pytest.fail(f"the {count} workers never ran trials at the same time")
-    time.sleep(0.5)
+    time.sleep(0.2)  # the first heartbeat is written by that thread: let it land
     workers[0].send_signal(signal.SIGKILL)
     workers[0].wait()
     for worker in workers[1:]:
@@ -63,10 +63,8 @@ def kill_one_worker_mid_trial(
     # each surviving worker stops once the budget is met: all but one may finish one extra
     assert trials <= len(done) <= trials + count - 2
     assert len({t.number for t in done}) == len(done)
-    failed = [
-        study.trials[n] for n in running if study.trials[n].state == optuna.trial.TrialState.FAIL
-    ]
-    assert len(failed) == 1, [study.trials[n].state for n in running]
+    failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) == 1 and failed[0].number in running, [t.number for t in failed]
     retries = [
         t
         for t in study.trials
