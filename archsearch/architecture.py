@@ -14,9 +14,10 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .blocks.registry import OptionValue, _is_int, _is_number, get_block, validate_block_args
+from .blocks.registry import OptionValue, get_block, is_int, is_number, validate_block_args
 from .errors import ArchitectureError, ArchsearchError
 
 HEAD_POOLS = ("avg", "max")
@@ -135,13 +136,13 @@ class Head:
         checks = [
             (
                 "conv_channels",
-                _is_int(self.conv_channels) and self.conv_channels >= 0,
+                is_int(self.conv_channels) and self.conv_channels >= 0,
                 "an integer >= 0",
             ),
             ("pool", self.pool in HEAD_POOLS, f"one of {', '.join(HEAD_POOLS)}"),
-            ("pool_size", _is_int(self.pool_size) and self.pool_size >= 1, "an integer >= 1"),
-            ("hidden", all(_is_int(h) and h >= 1 for h in self.hidden), "a list of integers >= 1"),
-            ("dropout", _is_number(self.dropout) and 0 <= self.dropout < 1, "a number in [0, 1)"),
+            ("pool_size", is_int(self.pool_size) and self.pool_size >= 1, "an integer >= 1"),
+            ("hidden", all(is_int(h) and h >= 1 for h in self.hidden), "a list of integers >= 1"),
+            ("dropout", is_number(self.dropout) and 0 <= self.dropout < 1, "a number in [0, 1)"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -356,3 +357,16 @@ def _is_scalar(value: Any) -> bool:
 
 def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def load_architecture(path: str | Path) -> Architecture:
+    """An architecture JSON file (as ``archsearch export`` writes); errors name the file."""
+    file = Path(path)
+    if not file.is_file():
+        raise ArchsearchError(f"{path}: file not found")
+    try:
+        return Architecture.from_json(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ArchsearchError(f"{path}: not a text file (JSON expected)") from None
+    except ArchsearchError as error:
+        raise ArchsearchError(f"{path}: {error}") from None

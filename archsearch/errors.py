@@ -44,3 +44,18 @@ class SpaceError(ArchsearchError):
         where = f"{source}:{line}" if line is not None else source
         what = f" {field}:" if field else ""
         super().__init__(f"{where}:{what} {message}")
+
+
+class ConfigError(ArchsearchError):
+    """A run's option is wrong: names the :class:`~archsearch.runs.RunConfig` field, which the
+    command line shows as its flag (``field`` ``latency_threads`` → ``--threads``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.reason = message
+        super().__init__(self.labelled(field))
+
+    def labelled(self, label: str) -> str:
+        """The message with ``label`` (a field or a flag) in front."""
+        separator = " " if self.reason.startswith("'") else ": "
+        return f"{label}{separator}{self.reason}"

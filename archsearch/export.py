@@ -18,8 +18,14 @@ from optuna.trial import FrozenTrial
 from .build import build_model
 from .errors import ArchsearchError
 from .profiler import profile_model
-from .storage import open_storage, require_study
-from .study import OBJECTIVES, architecture_of, completed, objective_names, record_of
+from .study import (
+    OBJECTIVES,
+    architecture_of,
+    completed,
+    objective_names,
+    record_of,
+    weights_file,
+)
 
 
 @dataclass(frozen=True)
@@ -30,24 +36,6 @@ class ExportResult:
     params: int
     flops: int
     mac: int
-
-
-def open_run(
-    run: str, runs_dir: str = "runs", storage: str | None = None, study_name: str | None = None
-) -> optuna.Study:
-    """A run's study: by run folder, by run name under ``runs_dir``, or by storage URL."""
-    if storage is None:
-        folder = Path(run)
-        if not (folder / "study.db").is_file():
-            folder = Path(runs_dir) / run
-        database = folder / "study.db"
-        if not database.is_file():
-            raise ArchsearchError(f"{run}: no run found (looked for {database})")
-        storage = f"sqlite:///{database.as_posix()}"
-        study_name = study_name or folder.name
-    backend = open_storage(storage)
-    require_study(backend, storage, study_name or run)
-    return optuna.load_study(study_name=study_name or run, storage=backend)
 
 
 def pick_trial(study: optuna.Study, number: int | None, objective: str) -> FrozenTrial:
@@ -77,7 +65,7 @@ def export_trial(
     arch = architecture_of(trial)
     dataset = study.user_attrs.get("dataset", "")
     config = study.user_attrs.get("config", {})
-    weights = weights_dir / f"trial_{trial.number}.pt"
+    weights = weights_file(weights_dir, trial.number)
     if not weights.is_file():
         raise ArchsearchError(
             f"{weights}: the trained weights of trial {trial.number} are missing"

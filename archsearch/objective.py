@@ -2,7 +2,7 @@
 
 sample (space + trial) → Architecture → static profile (meta device, no weights) → constraint
 check (over budget: recorded infeasible, never trained) → build → train / validate → record in
-the trial → objective values.
+the trial (:mod:`.study`, the record's owner) → objective values.
 """
 
 from __future__ import annotations
@@ -15,25 +15,24 @@ from typing import Any
 
 import optuna
 import torch
+from torch import nn
 
 from .architecture import Architecture
 from .build import build_model
 from .data import Dataset
-from .profiler import measure_latency
-from .profiler.static import static_costs
+from .profiler import QUICK_LATENCY, measure_latency, static_costs
 from .space import DEFAULT_HYPERPARAMETERS, Distribution, SearchSpace
 from .study import (
-    CANDIDATE_ATTR,
     CONSTRAINT_ATTRS,
     OBJECTIVE_ATTRS,
-    RESULT_ATTR,
-    STATUS_INFEASIBLE,
-    STATUS_OK,
+    QUEUED_ARCHITECTURE,
+    STATUS_PRUNED,
+    mark,
+    record_candidate,
+    record_result,
+    weights_file,
 )
-from .train import TrainConfig, TrainResult, train
-
-#: user attribute of an enqueued trial that fixes its architecture
-QUEUED_ARCHITECTURE = "queued_architecture"
+from .train import TrainConfig, train
 
 
 @dataclass
@@ -96,9 +95,29 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     started = time.perf_counter()
     data = ctx.data
     arch, hp = ctx.candidates.sample(trial, data.input_size)
-    input_shape = (1, data.in_channels, *data.input_size)
     model = build_model(arch, data.num_classes, data.in_channels)
-    static = static_costs(model, input_shape)  # meta stand-ins: the weights are not touched
+    costs, elementwise_share = _costs(model, ctx)
+    violations = {
+        name: costs[CONSTRAINT_ATTRS[name]] - limit for name, limit in ctx.constraints.items()
+    }
+    if not record_candidate(trial, arch, hp, costs, violations, elementwise_share):
+        raise optuna.TrialPruned("infeasible")  # recorded as such; never trained
+    if ctx.on_candidate is not None:
+        ctx.on_candidate(trial.number, arch, int(hp["epochs"]))
+    config = TrainConfig.from_hyperparameters(hp, seed=ctx.seed + trial.number)
+    result = train(model, data, config, ctx.device, _epoch_hook(trial, ctx))
+    if ctx.weights_dir is not None:
+        torch.save(model.state_dict(), weights_file(ctx.weights_dir, trial.number))
+    record_result(trial, result, time.perf_counter() - started)
+    values = {**costs, "val_accuracy": result.val_accuracy}
+    return [float(values[OBJECTIVE_ATTRS[name]]) for name in ctx.objectives]
+
+
+def _costs(model: nn.Module, ctx: TrialContext) -> tuple[dict[str, Any], float]:
+    """The candidate's costs: the static profile (meta stand-ins: the weights are not
+    touched), plus its measured latency where an objective or a constraint needs it."""
+    input_shape = (1, ctx.data.in_channels, *ctx.data.input_size)
+    static = static_costs(model, input_shape)
     costs: dict[str, Any] = {"params": static.params, "flops": static.flops, "mac": static.mac}
     if ctx.needs_latency:
         costs["latency_ms"] = measure_latency(
@@ -106,67 +125,23 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
             input_shape,
             device=ctx.device,
             threads=ctx.latency_threads,
-            repeats=5,
-            min_repeat_s=0.01,
-            warmup_s=0.02,
+            **QUICK_LATENCY.as_kwargs(),
         ).median_ms
         model.train()
-    violations = [costs[CONSTRAINT_ATTRS[name]] - limit for name, limit in ctx.constraints.items()]
-    record = {
-        "architecture": arch.to_json(),
-        "arch_id": arch.id,
-        "arch_str": str(arch),
-        "hyperparameters": hp,
-        **costs,
-        "elementwise_mac_share": round(static.elementwise_mac_share, 4),
-        "constraints": violations or [0.0],
-    }
-    for constraint, violation in zip(ctx.constraints, violations, strict=True):
-        trial.set_constraint(constraint, violation)  # seen by TPE and NSGA-II
-    if any(v > 0 for v in violations):
-        over = [name for name, v in zip(ctx.constraints, violations, strict=True) if v > 0]
-        reason = "over budget: " + ", ".join(over)
-        _record(trial, CANDIDATE_ATTR, {**record, "status": STATUS_INFEASIBLE, "reason": reason})
-        raise optuna.TrialPruned("infeasible")  # never trained
-    _record(trial, CANDIDATE_ATTR, record)
+    return costs, static.elementwise_mac_share
 
-    if ctx.on_candidate is not None:
-        ctx.on_candidate(trial.number, arch, int(hp["epochs"]))
+
+def _epoch_hook(trial: optuna.Trial, ctx: TrialContext) -> Callable[[int, float], None]:
+    """After each epoch: progress, and Optuna's pruners (single-objective studies only)."""
     single = len(ctx.objectives) == 1
 
     def on_epoch(epoch: int, accuracy: float) -> None:
         if ctx.on_epoch is not None:
             ctx.on_epoch(trial.number, epoch, accuracy)
-        if single:  # Optuna's pruners work on single-objective studies only
+        if single:
             trial.report(accuracy, epoch)
             if trial.should_prune():
-                trial.set_user_attr("status", "pruned")
-                trial.set_user_attr("reason", f"pruned after epoch {epoch + 1}")
+                mark(trial, STATUS_PRUNED, f"pruned after epoch {epoch + 1}")
                 raise optuna.TrialPruned()
 
-    config = TrainConfig.from_hyperparameters(hp, seed=ctx.seed + trial.number)
-    result: TrainResult = train(model, data, config, ctx.device, on_epoch)
-    if ctx.weights_dir is not None:
-        torch.save(model.state_dict(), ctx.weights_dir / f"trial_{trial.number}.pt")
-    _record(
-        trial,
-        RESULT_ATTR,
-        {
-            "status": STATUS_OK,
-            "val_accuracy": result.val_accuracy,
-            "best_val_accuracy": result.best_val_accuracy,
-            "val_curve": result.val_curve,
-            "loss_curve": result.loss_curve,
-            "epochs": result.epochs,
-            "train_seconds": round(result.seconds, 3),
-            "images_per_s": round(result.images_per_s),
-            "device": result.device,
-            "wall_seconds": round(time.perf_counter() - started, 3),
-        },
-    )
-    values = {**costs, "val_accuracy": result.val_accuracy}
-    return [float(values[OBJECTIVE_ATTRS[name]]) for name in ctx.objectives]
-
-
-def _record(trial: optuna.Trial, name: str, fields: dict[str, Any]) -> None:
-    trial.set_user_attr(name, fields)  # one storage round trip (see study.py)
+    return on_epoch

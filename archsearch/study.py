@@ -1,24 +1,33 @@
-"""What a run stores in its Optuna study, and how it is read back.
+"""The trial record: what a run stores in its Optuna study, and how it is read back.
 
 Every trial keeps: its architecture (JSON), id and one-line form, its hyperparameters, static
 profile (params, flops, mac), measured latency, per-epoch curves, wall time, device, status
-(``ok``, ``infeasible``, ``failed``, ``pruned``) and failure reason. They are written as two
-user attributes, ``candidate`` (before training: what a crash must not lose) and ``result``
-(after it), because each attribute is one storage round trip (~0.7 ms in SQLite, more over a
-network) and twenty of them cost more than the rest of a trial's bookkeeping; failures add
-``status`` and ``reason``. :func:`record_of` reads them back as one flat dict. The study keeps
-the run's options (space file text included), so a resumed run, a worker or a report needs
-nothing but the study. Reports read only this module's functions.
+(one of :data:`STATUSES`) and failure reason. They are written as two user attributes,
+``candidate`` (before training: what a crash must not lose) and ``result`` (after it), because
+each attribute is one storage round trip (~0.7 ms in SQLite, more over a network) and twenty
+of them cost more than the rest of a trial's bookkeeping; failures add ``status`` and
+``reason``.
+
+This module is the record's one owner: :func:`record_candidate`, :func:`record_result` and
+:func:`mark` are its only writers, :func:`record_of` / :func:`trial_row` / :func:`status_of`
+its readers. The study keeps the run's options (space file text included), so a resumed run, a
+worker or a report needs nothing but the study. Reports read only this module's functions.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+if TYPE_CHECKING:
+    from .architecture import Architecture
+    from .train import TrainResult
+
+Objective = Literal["accuracy", "flops", "params", "mac", "latency"]
 #: objective name → Optuna direction
 OBJECTIVES: dict[str, str] = {
     "accuracy": "maximize",
@@ -27,7 +36,7 @@ OBJECTIVES: dict[str, str] = {
     "mac": "minimize",
     "latency": "minimize",
 }
-#: objective name → the trial user attribute holding its value
+#: objective name → the record field holding its value
 OBJECTIVE_ATTRS = {
     "accuracy": "val_accuracy",
     "flops": "flops",
@@ -35,6 +44,7 @@ OBJECTIVE_ATTRS = {
     "mac": "mac",
     "latency": "latency_ms",
 }
+#: constraint name → the record field it limits
 CONSTRAINT_ATTRS = {
     "max_flops": "flops",
     "max_params": "params",
@@ -42,16 +52,118 @@ CONSTRAINT_ATTRS = {
     "max_latency_ms": "latency_ms",
 }
 
-STATUS_OK = "ok"
-STATUS_INFEASIBLE = "infeasible"
-STATUS_FAILED = "failed"
-STATUS_PRUNED = "pruned"
+#: how a trial ended: trained (``ok``), over a constraint and never trained (``infeasible``),
+#: raised or was interrupted (``failed``), stopped early (``pruned``)
+Status = Literal["ok", "infeasible", "failed", "pruned"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+STATUS_OK: Status = "ok"
+STATUS_INFEASIBLE: Status = "infeasible"
+STATUS_FAILED: Status = "failed"
+STATUS_PRUNED: Status = "pruned"
 
 #: the user attributes that hold a trial's record, in the order they are written
 CANDIDATE_ATTR = "candidate"
 RESULT_ATTR = "result"
+#: user attribute of an enqueued trial that fixes its architecture (DARTS derivations)
+QUEUED_ARCHITECTURE = "queued_architecture"
+#: user attribute of the queued trials of a grid run
+GRID_POINT = "grid_point"
+#: user attributes an enqueued trial carries that its retry must carry too
+QUEUED_ATTRS = (QUEUED_ARCHITECTURE, "alpha_history", "darts")
 
 
+# --- writers: the only code that writes a trial's record -------------------------------------
+def record_candidate(
+    trial: optuna.Trial,
+    arch: Architecture,
+    hyperparameters: dict[str, Any],
+    costs: dict[str, float],
+    violations: dict[str, float],
+    elementwise_mac_share: float,
+) -> bool:
+    """Write what a crash must not lose, before training: the architecture, hyperparameters,
+    costs and constraint violations (these also reach TPE and NSGA-II through
+    ``trial.set_constraint``). A candidate over a constraint is recorded ``infeasible`` in the
+    same write. Returns whether the candidate is feasible.
+    """
+    for name, violation in violations.items():
+        trial.set_constraint(name, violation)
+    over = [name for name, violation in violations.items() if violation > 0]
+    record: dict[str, Any] = {
+        "architecture": arch.to_json(),
+        "arch_id": arch.id,
+        "arch_str": str(arch),
+        "hyperparameters": hyperparameters,
+        **costs,
+        "elementwise_mac_share": round(elementwise_mac_share, 4),
+        "constraints": list(violations.values()) or [0.0],
+    }
+    if over:
+        record["status"] = STATUS_INFEASIBLE
+        record["reason"] = "over budget: " + ", ".join(over)
+    trial.set_user_attr(CANDIDATE_ATTR, record)
+    return not over
+
+
+def record_result(trial: optuna.Trial, result: TrainResult, wall_seconds: float) -> None:
+    """Write what training produced."""
+    trial.set_user_attr(
+        RESULT_ATTR,
+        {
+            "status": STATUS_OK,
+            "val_accuracy": result.val_accuracy,
+            "best_val_accuracy": result.best_val_accuracy,
+            "val_curve": result.val_curve,
+            "loss_curve": result.loss_curve,
+            "epochs": result.epochs,
+            "train_seconds": round(result.seconds, 3),
+            "images_per_s": round(result.images_per_s),
+            "device": result.device,
+            "wall_seconds": round(wall_seconds, 3),
+        },
+    )
+
+
+def mark(
+    trial: optuna.Trial | FrozenTrial,
+    status: Status,
+    reason: str,
+    study: optuna.Study | None = None,
+) -> None:
+    """Record why a trial did not end ``ok``. A stored trial (a ``FrozenTrial``, e.g. one a
+    dead process left RUNNING) is written through ``study``'s storage."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown trial status '{status}' (declared: {', '.join(STATUSES)})")
+    if isinstance(trial, FrozenTrial):
+        if study is None:
+            raise ValueError("a stored trial is marked through its study")
+        storage = study._storage  # Optuna has no public writer for another process's trial
+        storage.set_trial_user_attr(trial._trial_id, "status", status)
+        storage.set_trial_user_attr(trial._trial_id, "reason", reason)
+        return
+    trial.set_user_attr("status", status)
+    trial.set_user_attr("reason", reason)
+
+
+def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
+    """Fail a trial that a dead (or stopped) process left RUNNING, and queue it again."""
+    mark(trial, STATUS_FAILED, reason, study)
+    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    enqueue_retry(study, trial)
+
+
+def enqueue_retry(study: optuna.Study, trial: FrozenTrial | optuna.Trial) -> None:
+    """Queue ``trial`` again with its parameters: an interrupted trial is retried, not lost."""
+    carried = {k: v for k, v in trial.user_attrs.items() if k in QUEUED_ATTRS}
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **carried})
+
+
+def weights_file(weights_dir: Path, number: int) -> Path:
+    """Where trial ``number``'s trained weights are kept."""
+    return weights_dir / f"trial_{number}.pt"
+
+
+# --- readers ---------------------------------------------------------------------------------
 def record_of(trial: FrozenTrial | optuna.Trial) -> dict[str, Any]:
     """A trial's record as one flat dict (``flops``, ``val_accuracy``, ``status``...).
 
@@ -63,15 +175,34 @@ def record_of(trial: FrozenTrial | optuna.Trial) -> dict[str, Any]:
     return {**attrs.get(CANDIDATE_ATTR, {}), **attrs.get(RESULT_ATTR, {}), **flat}
 
 
-#: user attributes an enqueued trial carries (a fixed architecture, DARTS data) that its retry
-#: must carry too
-QUEUED_ATTRS = ("queued_architecture", "alpha_history", "darts")
+def status_of(trial: FrozenTrial) -> Status | Literal["running", "waiting"]:
+    """How a trial ended (one of :data:`STATUSES`), or ``running`` / ``waiting``."""
+    if trial.state == TrialState.RUNNING:
+        return "running"
+    if trial.state == TrialState.WAITING:
+        return "waiting"
+    if trial.state == TrialState.COMPLETE:
+        return STATUS_OK
+    status = record_of(trial).get("status")
+    if status in (STATUS_INFEASIBLE, STATUS_FAILED, STATUS_PRUNED):
+        return status
+    return STATUS_FAILED if trial.state == TrialState.FAIL else STATUS_PRUNED
 
 
-def enqueue_retry(study: optuna.Study, trial: FrozenTrial | optuna.Trial) -> None:
-    """Queue ``trial`` again with its parameters: an interrupted trial is retried, not lost."""
-    carried = {k: v for k, v in trial.user_attrs.items() if k in QUEUED_ATTRS}
-    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **carried})
+def heartbeat_seconds(storage: optuna.storages.BaseStorage) -> int | None:
+    """The storage's heartbeat interval; None when its trials send no heartbeats."""
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return interval() if interval is not None else None
+
+
+def stale_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """RUNNING trials whose worker has stopped sending heartbeats (a dead worker's)."""
+    storage = study._storage
+    if not heartbeat_seconds(storage):
+        return []
+    stale = set(storage._get_stale_trial_ids(study._study_id))  # no public reader in Optuna
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return [t for t in running if t._trial_id in stale]
 
 
 def format_value(name: str, value: float) -> str:
@@ -91,19 +222,22 @@ def completed(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def status_counts(study: optuna.Study) -> dict[str, int]:
-    counts = {STATUS_OK: 0, STATUS_INFEASIBLE: 0, STATUS_FAILED: 0, STATUS_PRUNED: 0, "running": 0}
+    counts = dict.fromkeys((*STATUSES, "running"), 0)
     for trial in study.get_trials(deepcopy=False):
-        if trial.state == TrialState.RUNNING:
-            counts["running"] += 1
-        elif trial.state == TrialState.COMPLETE:
-            counts[STATUS_OK] += 1
-        else:
-            status = record_of(trial).get("status")
-            if status in counts:
-                counts[status] += 1
-            else:
-                counts[STATUS_FAILED if trial.state == TrialState.FAIL else STATUS_PRUNED] += 1
+        status = status_of(trial)
+        if status in counts:
+            counts[status] += 1
     return counts
+
+
+def best_values(trials: list[FrozenTrial], objectives: tuple[str, ...]) -> dict[str, float]:
+    """The best value of each objective over ``trials`` (completed ones)."""
+    best: dict[str, float] = {}
+    for index, name in enumerate(objectives):
+        values = [t.values[index] for t in trials]
+        if values:
+            best[name] = max(values) if OBJECTIVES[name] == "maximize" else min(values)
+    return best
 
 
 def objective_names(study: optuna.Study) -> list[str]:
@@ -129,9 +263,7 @@ def trial_row(trial: FrozenTrial, test: dict[int, float] | None = None) -> dict[
     return {
         "number": trial.number,
         "state": trial.state.name,
-        "status": attrs.get(
-            "status", STATUS_OK if trial.state == TrialState.COMPLETE else trial.state.name.lower()
-        ),
+        "status": status_of(trial),
         "arch_id": attrs.get("arch_id"),
         "architecture": attrs.get("arch_str"),
         "accuracy": attrs.get("val_accuracy"),
@@ -148,7 +280,7 @@ def trial_row(trial: FrozenTrial, test: dict[int, float] | None = None) -> dict[
     }
 
 
-def architecture_of(trial: FrozenTrial) -> Any:
+def architecture_of(trial: FrozenTrial) -> Architecture:
     from .architecture import Architecture
 
     return Architecture.from_dict(json.loads(record_of(trial)["architecture"]))

@@ -45,6 +45,20 @@ def names() -> list[str]:
     return list(_ZOO)
 
 
+def catalogue(num_classes: int = 1000, in_channels: int = 3) -> list[dict[str, object]]:
+    """Every network with its parameter count for ``num_classes`` outputs and its paper."""
+    from .build import count_parameters
+
+    return [
+        {
+            "name": name,
+            "params": count_parameters(get(name), num_classes, in_channels),
+            "paper": info(name).paper,
+        }
+        for name in names()
+    ]
+
+
 def info(name: str) -> ZooEntry:
     try:
         return _ZOO[name]

@@ -27,7 +27,7 @@ from _machine import describe
 from archsearch.build import build_model
 from archsearch.data import load_dataset
 from archsearch.profiler import measure_latency
-from archsearch.run import RunConfig, run_search
+from archsearch.runs import RunConfig, run_search
 from archsearch.searchers._darts import (
     DartsConfig,
     DartsSearch,

@@ -30,8 +30,7 @@ from _machine import describe
 import archsearch.objective as objective
 import archsearch.searchers._base as searcher_base
 import archsearch.searchers._optuna as optuna_searcher
-from archsearch.run import RunConfig, RunProgress, run_search
-from archsearch.storage import open_storage
+from archsearch.runs import RunConfig, RunProgress, open_storage, run_search
 
 SECONDS: dict[str, float] = defaultdict(float)  # exclusive seconds per phase, this trial
 TRIALS: list[dict[str, float]] = []  # per finished trial: SECONDS, and "wall"
@@ -74,7 +73,8 @@ def instrument() -> None:
     patch(objective, "build_model", "build")
     patch(objective, "static_costs", "static profile")
     patch(objective.torch, "save", "save weights")
-    patch(objective, "_record", "record (2 user attributes)")
+    patch(objective, "record_candidate", "record (2 user attributes)")
+    patch(objective, "record_result", "record (2 user attributes)")
     patch(optuna.storages._cached_storage._CachedStorage, "set_trial_param", "parameter writes")
     patch(optuna.study.Study, "ask", "ask")
     patch(optuna.study._optimize, "_tell_with_warning", "tell")

@@ -22,7 +22,7 @@ import time
 import optuna
 from _machine import describe
 
-from archsearch.storage import open_storage
+from archsearch.runs import open_storage
 
 
 def part_throughput(trials: int, url: str | None) -> None:

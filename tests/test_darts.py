@@ -11,7 +11,7 @@ import torch
 
 import archsearch
 from archsearch.data import load_dataset
-from archsearch.run import RunConfig, run_search
+from archsearch.runs import RunConfig, run_search
 from archsearch.searchers._darts import (
     SKIP,
     DartsConfig,

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import optuna
 
-from archsearch.run import RunConfig, run_search
-from archsearch.storage import open_storage
+from archsearch.runs import RunConfig, open_storage, run_search
 from archsearch.study import completed
 from tests.worker_scenario import kill_one_worker_mid_trial, start_workers
 

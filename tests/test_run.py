@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import archsearch.objective
 from archsearch.cli import app
 from archsearch.errors import ArchsearchError
-from archsearch.run import RunConfig, run_search
+from archsearch.runs import RunConfig, run_search
 from archsearch.study import completed, record_of, status_counts
 
 runner = CliRunner()

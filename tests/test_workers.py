@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 
 from archsearch.cli import app
 from archsearch.errors import ArchsearchError
-from archsearch.run import RunConfig, RunResult, run_search, worker_devices
-from archsearch.storage import open_storage
+from archsearch.runs import RunConfig, RunResult, open_storage, run_search, worker_devices
 from archsearch.study import completed, record_of
 from tests.worker_scenario import kill_one_worker_mid_trial, start_workers
 

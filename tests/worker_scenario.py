@@ -10,8 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from archsearch.run import worker_command
-from archsearch.storage import open_storage
+from archsearch.runs import open_storage, worker_command
 from archsearch.study import completed, record_of
 
 

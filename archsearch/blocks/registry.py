@@ -27,11 +27,11 @@ from .helpers import ACTIVATIONS, GATES, NORMS
 OptionValue = int | float | bool | str | None
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -39,16 +39,16 @@ OptionRule = tuple[Callable[[Any], bool], str]  # (check, what a valid value is)
 
 
 def int_at_least(minimum: int) -> OptionRule:
-    return (lambda v: _is_int(v) and v >= minimum), f"an integer >= {minimum}"
+    return (lambda v: is_int(v) and v >= minimum), f"an integer >= {minimum}"
 
 
 # Value rules shared by every block that takes an option of this name, so an option means the
 # same thing everywhere (a block may override one in ``Block.option_rules``).
 OPTION_RULES: dict[str, OptionRule] = {
-    "kernel_size": (lambda v: _is_int(v) and v >= 1 and v % 2 == 1, "an odd integer >= 1"),
-    "expansion": (lambda v: _is_number(v) and v >= 1, "a number >= 1"),
+    "kernel_size": (lambda v: is_int(v) and v >= 1 and v % 2 == 1, "an odd integer >= 1"),
+    "expansion": (lambda v: is_number(v) and v >= 1, "a number >= 1"),
     "groups": int_at_least(1),
-    "se_ratio": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "se_ratio": (lambda v: is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
     "activation": (lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
     "se_gate": (lambda v: v in GATES, f"one of {', '.join(GATES)}"),
     "norm": (lambda v: v in NORMS, f"one of {', '.join(NORMS)}"),
@@ -164,9 +164,9 @@ def _matches_type(value: Any, annotation: Any) -> bool:
     if annotation is bool:
         return isinstance(value, bool)
     if annotation is int:
-        return _is_int(value)
+        return is_int(value)
     if annotation is float:
-        return _is_number(value)
+        return is_number(value)
     return isinstance(value, annotation)
 
 
@@ -203,9 +203,9 @@ def validate_block_args(
     """Check every argument of a block (each alone, then together) before it is built."""
     info = get_block(block)
     for field, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise BlockArgumentError(block, field, f"expected an integer >= 1, got {value!r}")
-    if not _is_int(stride) or stride < 1:
+    if not is_int(stride) or stride < 1:
         raise BlockArgumentError(block, "stride", f"expected an integer >= 1, got {stride!r}")
     for option, value in options.items():
         check_option(block, option, value)

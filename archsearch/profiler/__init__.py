@@ -1,12 +1,19 @@
 """The profiler: params, FLOPs, memory access cost (MAC), peak activation memory, measured
 latency, and ShuffleNetV2 guideline diagnostics, per layer and in total.
 
-Static profiling runs on the meta device: no weights, no data, nothing allocated.
+Two entry points over the same operator table (``formulas.py``), both on the meta device (no
+weights, no data, nothing allocated):
+
+- :func:`profile_model`: the whole profile (per layer, per operator kind, peak memory,
+  guideline findings, optionally latency), for ``archsearch profile``, export and reports;
+- :func:`static_costs`: the totals only (params, flops, mac), cached block by block, for the
+  search loop, which profiles hundreds of candidates. Its totals equal ``profile_model``'s.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pandas as pd
 import torch
@@ -17,8 +24,18 @@ from ..build import build_model
 from .counter import count
 from .formulas import ELEMENTWISE_KINDS, KINDS, OP_TABLE, OpCost
 from .guidelines import Finding, Thresholds, diagnose, fragments_by_block
-from .latency import DTYPES, LatencyResult, measure_latency, resolve_device, time_by_kind
+from .latency import (
+    DTYPES,
+    QUICK_LATENCY,
+    QUICK_OP_LATENCY,
+    LatencyPreset,
+    LatencyResult,
+    measure_latency,
+    resolve_device,
+    time_by_kind,
+)
 from .result import LAYER_COLUMNS, UNITS, ProfileResult
+from .static import StaticCosts, static_costs
 
 
 def profile_model(
@@ -128,19 +145,77 @@ def profile_model(
     return result
 
 
+def parse_input_shape(text: str) -> tuple[int, int, int, int]:
+    """``1x3x224x224`` → (1, 3, 224, 224)."""
+    from ..errors import ConfigError
+
+    try:
+        shape = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        raise ConfigError("input", f"'{text}': expected N x C x H x W, e.g. 1x3x224x224")
+    return shape  # type: ignore[return-value]
+
+
+def profile_network(
+    *,
+    model: str | None = None,
+    arch: str | None = None,
+    space: str | None = None,
+    seed: int = 0,
+    input_shape: str = "1x3x224x224",
+    batch: int | None = None,
+    classes: int | None = None,
+    **options: Any,
+) -> tuple[str, Architecture, ProfileResult]:
+    """Profile exactly one of: a zoo network (``model``), an architecture JSON file
+    (``arch``), or an architecture sampled from a space (``space`` with ``seed``). ``classes``
+    defaults to 1000 for a zoo network (ImageNet's), else 10. Returns the network's name, its
+    architecture and the profile (``options``: those of :func:`profile_model`)."""
+    from .. import zoo
+    from ..architecture import load_architecture
+    from ..errors import ArchsearchError
+    from ..space import load_space
+
+    if sum(s is not None for s in (model, arch, space)) != 1:
+        raise ArchsearchError("give exactly one of --model, --arch or --space")
+    shape = parse_input_shape(input_shape)
+    if batch is not None:
+        shape = (batch, *shape[1:])
+    if model is not None:
+        name, architecture = model, zoo.get(model)
+    elif arch is not None:
+        name, architecture = arch, load_architecture(arch)
+    else:
+        assert space is not None
+        name = f"{space} seed {seed}"
+        architecture = load_space(space).sample(1, seed=seed, input_size=(shape[2], shape[3]))[0]
+    num_classes = classes or (1000 if model is not None else 10)
+    result = profile_model(architecture, shape, num_classes=num_classes, **options)
+    return name, architecture, result
+
+
 __all__ = [
     "DTYPES",
     "ELEMENTWISE_KINDS",
     "KINDS",
     "OP_TABLE",
+    "QUICK_LATENCY",
+    "QUICK_OP_LATENCY",
     "UNITS",
     "Finding",
+    "LatencyPreset",
     "LatencyResult",
     "OpCost",
     "ProfileResult",
+    "StaticCosts",
     "Thresholds",
     "measure_latency",
+    "parse_input_shape",
     "profile_model",
+    "profile_network",
     "resolve_device",
+    "static_costs",
     "time_by_kind",
 ]

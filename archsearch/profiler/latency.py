@@ -17,6 +17,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -97,6 +98,30 @@ def _step(model: nn.Module, x: torch.Tensor, train: bool) -> Callable[[], None]:
         optimizer.step()
 
     return train_step
+
+
+@dataclass(frozen=True)
+class LatencyPreset:
+    """How long to time: ``repeats`` medians of at least ``min_repeat_s`` each, after
+    ``warmup_s`` of warm-up. The defaults of :func:`measure_latency` suit a profile; searches
+    time hundreds of candidates and use the quick presets below."""
+
+    repeats: int
+    min_repeat_s: float
+    warmup_s: float
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {
+            "repeats": self.repeats,
+            "min_repeat_s": self.min_repeat_s,
+            "warmup_s": self.warmup_s,
+        }
+
+
+#: a candidate network timed inside a search (objective, constraint, report ranking)
+QUICK_LATENCY = LatencyPreset(repeats=5, min_repeat_s=0.01, warmup_s=0.02)
+#: one op (or the stem / head) of a DARTS latency lookup table: smaller, so shorter windows
+QUICK_OP_LATENCY = LatencyPreset(repeats=5, min_repeat_s=0.005, warmup_s=0.01)
 
 
 def measure_latency(

@@ -8,6 +8,7 @@ report reads only the study.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -15,6 +16,7 @@ import pandas as pd
 from . import _html, _plots
 from ._info import (
     COST_AXES,
+    RunInfo,
     get_candidate_info,
     get_history_info,
     get_importance_info,
@@ -118,15 +120,19 @@ def write_report(
 
     title = "archsearch: " + " vs ".join(s.study_name for s in studies)
     path.write_text(_html.page(title, "".join(sections)), encoding="utf-8")
-    _write_tables(all_rows, path)
+    write_trials_table(all_rows, path.with_suffix(".csv"), parquet=True)
     return path
 
 
-def _write_tables(rows: list[dict[str, object]], path: Path) -> None:
+def write_trials_table(rows: list[dict[str, Any]], path: Path, parquet: bool = False) -> None:
+    """Trial rows (:func:`~archsearch.study.trial_row`) as CSV, with the units in the cost
+    columns' names; with ``parquet``, also as Parquet beside it where pyarrow is installed."""
     frame = pd.DataFrame(rows).rename(
         columns={"flops": "flops (multiply-adds)", "mac": "mac (elements)"}
     )
-    frame.to_csv(path.with_suffix(".csv"), index=False)
+    frame.to_csv(path, index=False)
+    if not parquet:
+        return
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -134,4 +140,4 @@ def _write_tables(rows: list[dict[str, object]], path: Path) -> None:
     frame.to_parquet(path.with_suffix(".parquet"), index=False)
 
 
-__all__ = ["write_report"]
+__all__ = ["RunInfo", "get_run_info", "get_trial_rows", "write_report", "write_trials_table"]

@@ -13,16 +13,20 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from ..profiler import QUICK_LATENCY
 from ..study import (
     OBJECTIVE_ATTRS,
     OBJECTIVES,
-    STATUS_INFEASIBLE,
+    STATUS_OK,
     architecture_of,
+    best_values,
     completed,
     objective_names,
     pareto_trials,
     record_of,
+    stale_trials,
     status_counts,
+    status_of,
     test_accuracies,
     trial_row,
 )
@@ -49,6 +53,7 @@ class RunInfo:
     seconds: float
     counts: tuple[tuple[str, int], ...]
     best: tuple[tuple[str, float], ...]
+    stale: int = 0  # running trials whose worker stopped sending heartbeats
 
 
 @dataclass(frozen=True)
@@ -124,13 +129,8 @@ def get_run_info(study: optuna.Study) -> RunInfo:
     config = study.user_attrs.get("config", {})
     counts = status_counts(study)
     names = objective_names(study)
-    best = []
     done = completed(study)
-    for index, name in enumerate(names):
-        values = [t.values[index] for t in done]
-        if values:
-            pick = max if OBJECTIVES.get(name, "maximize") == "maximize" else min
-            best.append((name, float(pick(values))))
+    best = [(name, float(v)) for name, v in best_values(done, tuple(names)).items()]
     starts = [t.datetime_start for t in study.trials if t.datetime_start is not None]
     ends = [t.datetime_complete for t in study.trials if t.datetime_complete is not None]
     seconds = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
@@ -150,18 +150,13 @@ def get_run_info(study: optuna.Study) -> RunInfo:
         seconds=round(seconds, 3),
         counts=tuple(counts.items()),
         best=tuple(best),
+        stale=len(stale_trials(study)),
     )
 
 
 def _category(trial: FrozenTrial) -> str:
-    status = record_of(trial).get("status")
-    if status == STATUS_INFEASIBLE:
-        return "infeasible"
-    if trial.state == TrialState.FAIL:
-        return "failed"
-    if trial.state == TrialState.PRUNED:
-        return "pruned"
-    return "dominated"
+    status = status_of(trial)
+    return "dominated" if status in (STATUS_OK, "running", "waiting") else status
 
 
 def pareto_front_numbers(points: list[tuple[int, float, float]]) -> set[int]:
@@ -381,7 +376,7 @@ def _measure(
     for trial in trials[::step][:limit]:
         model = build_model(architecture_of(trial), classes, shape[0])
         out[trial.number] = measure_latency(
-            model, (1, *shape), device=device, repeats=5, min_repeat_s=0.01, warmup_s=0.02
+            model, (1, *shape), device=device, **QUICK_LATENCY.as_kwargs()
         ).median_ms
     return out
 

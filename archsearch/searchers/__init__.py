@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._base import BaseSearcher, Budget
+from ._base import BaseSearcher, Budget, TrialCallback
 from ._darts import DartsConfig, DartsSearcher
 from ._optuna import SEARCHERS, OptunaSearcher, grid_size
 
@@ -13,5 +13,6 @@ __all__ = [
     "DartsConfig",
     "DartsSearcher",
     "OptunaSearcher",
+    "TrialCallback",
     "grid_size",
 ]

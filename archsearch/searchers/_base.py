@@ -32,8 +32,6 @@ class BaseSearcher(abc.ABC):
     """
 
     name: str = ""
-    #: run after each recorded trial as ``callback(study, trial, completed_trials)``
-    callbacks: Sequence[TrialCallback] = ()
 
     @abc.abstractmethod
     def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
@@ -45,19 +43,23 @@ class BaseSearcher(abc.ABC):
         study: optuna.Study,
         evaluate: Callable[[optuna.Trial], Sequence[float]],
         budget: Budget,
+        callbacks: Sequence[TrialCallback] = (),
     ) -> None:
-        """Run trials until ``budget`` is reached."""
+        """Run trials until ``budget`` is reached; after each recorded trial, call
+        ``callback(study, trial, completed_trials)`` for each of ``callbacks``."""
 
     def before_trial(self, study: optuna.Study, trial: optuna.Trial) -> None:  # noqa: B027
         """Hook: called after a trial is created, before it is evaluated."""
 
     def after_trial(
-        self, study: optuna.Study, trial: optuna.trial.FrozenTrial
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        callbacks: Sequence[TrialCallback] = (),
     ) -> list[optuna.trial.FrozenTrial]:
-        """Hook: called after a trial is recorded; runs the ``callbacks`` a caller attached,
-        ``callback(study, trial, completed_trials)``, and returns the completed trials (read
-        once: each read is a database query)."""
+        """Hook: called after a trial is recorded; runs the caller's ``callbacks`` and returns
+        the completed trials (read once: each read is a database query)."""
         done = completed(study)
-        for callback in self.callbacks:
+        for callback in callbacks:
             callback(study, trial, done)
         return done

@@ -50,13 +50,12 @@ from ..blocks import create_block, get_block, make_divisible
 from ..build import ClassifierHead, build_model, init_weights
 from ..data import Dataset
 from ..errors import ArchsearchError
-from ..objective import QUEUED_ARCHITECTURE
 from ..space import Distribution, Fixed, SearchSpace
 from ..space.distributions import Categorical, FloatRange, IntRange, grid_values
 from ..space.spec import AUTO_POOL_MIN_SIZE, AUTO_STRIDE_MIN_SIZE
-from ..study import completed
+from ..study import QUEUED_ARCHITECTURE, completed
 from ..train import augment, lr_factor, seed_everything
-from ._base import BaseSearcher, Budget
+from ._base import BaseSearcher, Budget, TrialCallback
 from ._optuna import guarded
 
 SKIP = "skip"
@@ -714,6 +713,7 @@ class DartsSearcher(BaseSearcher):
         study: optuna.Study,
         evaluate: Callable[[optuna.Trial], Sequence[float]],
         budget: Budget,
+        callbacks: Sequence[TrialCallback] = (),
     ) -> None:
         wanted = 1 + self.config.derive_top
         if len(completed(study)) >= wanted:
@@ -780,5 +780,5 @@ class DartsSearcher(BaseSearcher):
             guarded(study, evaluate),
             n_trials=wanted,
             catch=(Exception,),
-            callbacks=[self.after_trial],
+            callbacks=[lambda study, trial: self.after_trial(study, trial, callbacks)],
         )

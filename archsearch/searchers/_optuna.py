@@ -6,18 +6,18 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import optuna
 from optuna.trial import TrialState
 
 from ..errors import ArchsearchError
-from ..study import STATUS_FAILED, completed, enqueue_retry
+from ..study import GRID_POINT, STATUS_FAILED, STATUS_PRUNED, completed, enqueue_retry, mark
 from ..train import CandidateFailed
-from ._base import BaseSearcher, Budget
+from ._base import BaseSearcher, Budget, TrialCallback
 
-SEARCHERS = ("random", "grid", "tpe", "nsga2")
-GRID_POINT = "grid_point"  # user attribute of the queued trials of a grid run
+SamplerName = Literal["random", "grid", "tpe", "nsga2"]
+SEARCHERS: tuple[SamplerName, ...] = get_args(SamplerName)
 STORAGE_RETRY_SECONDS = (1, 2, 4, 8, 16)  # back-off while the study's database is away
 
 
@@ -31,7 +31,7 @@ class OptunaSearcher(BaseSearcher):
 
     def __init__(
         self,
-        name: str,
+        name: SamplerName,
         seed: int = 0,
         grid: dict[str, list[Any]] | None = None,
         population_size: int | None = None,
@@ -71,6 +71,7 @@ class OptunaSearcher(BaseSearcher):
         study: optuna.Study,
         evaluate: Callable[[optuna.Trial], Sequence[float]],
         budget: Budget,
+        callbacks: Sequence[TrialCallback] = (),
     ) -> None:
         if len(completed(study)) >= budget.trials:
             return
@@ -85,13 +86,12 @@ class OptunaSearcher(BaseSearcher):
 
         def objective(trial: optuna.Trial) -> Sequence[float]:
             if grid and not trial.user_attrs.get(GRID_POINT):
-                trial.set_user_attr("status", "pruned")
-                trial.set_user_attr("reason", "grid exhausted by other workers")
+                mark(trial, STATUS_PRUNED, "grid exhausted by other workers")
                 raise optuna.TrialPruned()
             return guarded_evaluate(trial)
 
         def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            done = self.after_trial(study, trial)
+            done = self.after_trial(study, trial, callbacks)
             if len(done) >= budget.trials or (grid and not _waiting(study)):
                 study.stop()
 
@@ -154,25 +154,20 @@ def guarded(
         except optuna.TrialPruned:
             raise
         except CandidateFailed as failure:
-            _mark_failed(trial, failure.reason)
+            mark(trial, STATUS_FAILED, failure.reason)
             raise
         except KeyboardInterrupt:
-            _mark_failed(trial, "interrupted (Ctrl-C)")
+            mark(trial, STATUS_FAILED, "interrupted (Ctrl-C)")
             enqueue_retry(study, trial)
             raise
         except ArchsearchError as error:
-            _mark_failed(trial, str(error))
+            mark(trial, STATUS_FAILED, str(error))
             raise
         except Exception as error:
-            _mark_failed(trial, f"{type(error).__name__}: {error}")
+            mark(trial, STATUS_FAILED, f"{type(error).__name__}: {error}")
             raise
 
     return objective
-
-
-def _mark_failed(trial: optuna.Trial, reason: str) -> None:
-    trial.set_user_attr("status", STATUS_FAILED)
-    trial.set_user_attr("reason", reason)
 
 
 def _waiting(study: optuna.Study) -> bool:

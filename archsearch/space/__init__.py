@@ -12,7 +12,13 @@ from pathlib import Path
 from ..errors import SpaceError
 from ._yaml import load_yaml
 from .distributions import Categorical, Distribution, Fixed, FloatRange, IntRange
-from .spec import DEFAULT_HYPERPARAMETERS, HYPERPARAMETERS, SearchSpace, parse_space
+from .spec import (
+    DEFAULT_HYPERPARAMETERS,
+    HYPERPARAMETERS,
+    SearchSpace,
+    parse_hyperparameter,
+    parse_space,
+)
 
 _BUILTIN_PACKAGE = "archsearch.search_spaces"
 
@@ -34,7 +40,32 @@ def load_space(name_or_path: str | Path, check: bool = True) -> SearchSpace:
     ``input_sizes`` and checked, so a space that yields impossible networks fails here.
     Raises :class:`~archsearch.SpaceError` naming the file, line and field of any problem.
     """
-    text, source = _read(name_or_path)
+    return space_from_text(*read_space_text(name_or_path), check=check)
+
+
+def describe_samples(
+    space: SearchSpace, n: int, seed: int, input_size: int, classes: int, channels: int
+) -> list[dict[str, object]]:
+    """``n`` sampled architectures with their id, one-line form, parameter count and JSON."""
+    from ..build import count_parameters
+
+    rows: list[dict[str, object]] = []
+    for arch in space.sample(n, seed=seed, input_size=input_size):
+        arch.infer_shapes(channels, input_size)
+        rows.append(
+            {
+                "id": arch.id,
+                "summary": str(arch),
+                "params": count_parameters(arch, classes, channels),
+                "architecture": arch.to_dict(),
+            }
+        )
+    return rows
+
+
+def space_from_text(text: str, source: str, check: bool = True) -> SearchSpace:
+    """Parse and validate a space file's ``text``; errors name ``source`` (a file, or where
+    the text came from, e.g. a stored run)."""
     data, lines = load_yaml(text, source)
     space = parse_space(data, source, lines)
     if check:
@@ -42,7 +73,9 @@ def load_space(name_or_path: str | Path, check: bool = True) -> SearchSpace:
     return space
 
 
-def _read(name_or_path: str | Path) -> tuple[str, str]:
+def read_space_text(name_or_path: str | Path) -> tuple[str, str]:
+    """The text of a built-in space (by name) or of a space file (by path), and its source
+    name for error messages."""
     text_name = str(name_or_path)
     path = Path(text_name)
     is_path = path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_name
@@ -75,7 +108,11 @@ __all__ = [
     "FloatRange",
     "IntRange",
     "SearchSpace",
+    "describe_samples",
     "list_spaces",
     "load_space",
+    "parse_hyperparameter",
     "parse_space",
+    "read_space_text",
+    "space_from_text",
 ]

@@ -40,14 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path as FilePath
 from typing import Any
 
-from ..architecture import Architecture, BlockSpec, Head
+from ..architecture import HEAD_POOLS, Architecture, BlockSpec, Head
 from ..blocks.helpers import ACTIVATIONS, make_divisible
 from ..blocks.registry import (
-    _is_int,
-    _is_number,
     check_option,
     get_block,
     int_at_least,
+    is_int,
+    is_number,
     list_blocks,
 )
 from ..errors import ArchsearchError, SpaceError
@@ -56,18 +56,17 @@ from .distributions import Categorical, Distribution, Fixed, FloatRange, IntRang
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 AUGMENTATIONS = ("none", "auto", "shift", "crop_flip")
-HEAD_POOLS = ("avg", "max")
 
 # name → (check, what it must be): the training hyperparameters a space may search.
 HYPERPARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "lr": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "momentum": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "epochs": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "warmup_epochs": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "lr": (lambda v: is_number(v) and v > 0, "a number > 0"),
+    "weight_decay": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
+    "momentum": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "batch_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    "epochs": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    "warmup_epochs": (lambda v: is_int(v) and v >= 0, "an integer >= 0"),
     "optimizer": (lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
-    "label_smoothing": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "label_smoothing": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
     "augmentation": (lambda v: v in AUGMENTATIONS, f"one of {', '.join(AUGMENTATIONS)}"),
 }
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -388,13 +387,13 @@ class _Parser:
         step = _number(raw.get("step"))
         log = raw.get("log", False)
         for name, value in (("low", low), ("high", high)):
-            if not _is_number(value):
+            if not is_number(value):
                 raise self.fail((*path, name), f"expected a number, got {value!r}")
         if not isinstance(log, bool):
             raise self.fail((*path, "log"), f"expected true or false, got {log!r}")
         if low > high:
             raise self.fail(path, f"empty range: low ({low}) > high ({high})")
-        if step is not None and (not _is_number(step) or step <= 0):
+        if step is not None and (not is_number(step) or step <= 0):
             raise self.fail((*path, "step"), f"expected a number > 0, got {step!r}")
         if log and step is not None and step != 1:
             raise self.fail((*path, "step"), "a log range cannot have a step (Optuna's rule)")
@@ -403,7 +402,7 @@ class _Parser:
         for name, value in (("low", low), ("high", high)):
             if not check(value):
                 raise self.fail((*path, name), f"expected {expected}, got {value!r}")
-        if _is_int(low) and _is_int(high) and (step is None or _is_int(step)):
+        if is_int(low) and is_int(high) and (step is None or is_int(step)):
             dist = IntRange(low, high, step or 1, log)
             if (high - low) % dist.step:
                 raise self.fail(
@@ -481,7 +480,7 @@ def parse_space(data: Any, source: str, lines: dict[Path, int] | None = None) ->
     multiplier = p.dist(
         top.get("width_multiplier", 1.0),
         ("width_multiplier",),
-        lambda v: _is_number(v) and 0 < v <= 8,
+        lambda v: is_number(v) and 0 < v <= 8,
         "a number in (0, 8]",
     )
 
@@ -502,7 +501,7 @@ def parse_space(data: Any, source: str, lines: dict[Path, int] | None = None) ->
         kernel_size=p.dist(
             raw_stem.get("kernel_size", 3),
             ("stem", "kernel_size"),
-            lambda v: _is_int(v) and v >= 1 and v % 2 == 1,
+            lambda v: is_int(v) and v >= 1 and v % 2 == 1,
             "an odd integer >= 1",
         ),
         stride=None
@@ -510,7 +509,7 @@ def parse_space(data: Any, source: str, lines: dict[Path, int] | None = None) ->
         else p.dist(
             raw_stem["stride"],
             ("stem", "stride"),
-            lambda v: v in (1, 2) and _is_int(v),
+            lambda v: v in (1, 2) and is_int(v),
             "1, 2 or auto",
         ),
         pool=None
@@ -530,7 +529,7 @@ def parse_space(data: Any, source: str, lines: dict[Path, int] | None = None) ->
     num_stages = p.dist(
         top.get("num_stages", len(stages)),
         ("num_stages",),
-        lambda v: _is_int(v) and 1 <= v <= len(stages),
+        lambda v: is_int(v) and 1 <= v <= len(stages),
         f"an integer from 1 to {len(stages)} (the number of stages listed)",
     )
 
@@ -550,7 +549,7 @@ def parse_space(data: Any, source: str, lines: dict[Path, int] | None = None) ->
         dropout=p.dist(
             raw_head.get("dropout", 0.0),
             ("head", "dropout"),
-            lambda v: _is_number(v) and 0 <= v < 1,
+            lambda v: is_number(v) and 0 <= v < 1,
             "a number in [0, 1)",
         ),
         hidden=tuple(
@@ -626,7 +625,7 @@ def _parse_stage(p: _Parser, raw: Any, path: Path, blocks: list[str]) -> StageSp
         stride=p.dist(
             stage.get("stride", 1),
             (*path, "stride"),
-            lambda v: _is_int(v) and v in (1, 2),
+            lambda v: is_int(v) and v in (1, 2),
             "1 or 2",
         ),
         block=block,
@@ -657,3 +656,13 @@ def _option_dist(p: _Parser, path: Path, kinds: list[str], option: str, raw: Any
             reason = next(iter(problems.values()))
             raise SpaceError(err.source, err.field, f"{err.reason} ({reason})", err.line) from None
         raise
+
+
+def parse_hyperparameter(name: str, raw: Any, source: str) -> Distribution:
+    """One training hyperparameter's distribution from plain data, checked as the space
+    file's ``hyperparameters`` section checks it (``{low, high, log?}``, ``{choices}``, a
+    value). Errors name ``source``."""
+    p = _Parser(source, {})
+    if name not in HYPERPARAMETERS:
+        raise p.fail((), _unknown("hyperparameter", name, tuple(HYPERPARAMETERS)))
+    return p.dist(raw, (), *HYPERPARAMETERS[name])
