@@ -2,10 +2,14 @@
 
 The pipeline, one stage per module::
 
-    load_space(name)            space spec (YAML)        archsearch.space
-      → space.sample_architecture(trial, input_size)   → Architecture (frozen, JSON)
-      → build_model(arch, num_classes, in_channels)    → nn.Module
-      → train / evaluate → profile → Optuna study → report   (later stages)
+    load_space(name)                                  space spec (YAML)    archsearch.space
+      → space.sample_architecture(trial, input_size)  → Architecture (frozen, JSON)
+      → build_model(arch, num_classes, in_channels)   → nn.Module          archsearch.build
+      → profile_model(arch_or_model, input_shape)     → ProfileResult      archsearch.profiler
+      → train → the trial record in an Optuna study   archsearch.train, archsearch.study
+      → report                                        archsearch.report
+
+A whole search run (create or resume its study, search, finish) is ``archsearch.runs``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ from . import zoo
 from .architecture import Architecture, BlockSpec, Head, LayerShape
 from .blocks import create_block, list_blocks, register_block
 from .build import build_model
-from .errors import ArchitectureError, ArchsearchError, BlockArgumentError, SpaceError
+from .errors import (
+    ArchitectureError,
+    ArchsearchError,
+    BlockArgumentError,
+    ConfigError,
+    SpaceError,
+)
+from .profiler import ProfileResult, profile_model
 from .space import SearchSpace, list_spaces, load_space
 
 try:
@@ -30,8 +41,10 @@ __all__ = [
     "ArchsearchError",
     "BlockArgumentError",
     "BlockSpec",
+    "ConfigError",
     "Head",
     "LayerShape",
+    "ProfileResult",
     "SearchSpace",
     "SpaceError",
     "__version__",
@@ -40,6 +53,7 @@ __all__ = [
     "list_blocks",
     "list_spaces",
     "load_space",
+    "profile_model",
     "register_block",
     "zoo",
 ]

@@ -270,3 +270,13 @@ def print_status(info: Any) -> None:
     )
     for name, value in info.best:
         out.print(f"  best {name}: {format_value(name, value)}")
+
+
+def print_export(result: Any) -> None:
+    for kind, path in result.files.items():
+        out.print(f"{kind:>12}: {path}")
+    verdict = "matches" if result.profile_matches else "[red]differs from[/]"
+    out.print(
+        f"re-profile: params {result.params:,}, flops {result.flops:,}, mac"
+        f" {result.mac:,} — {verdict} the study"
+    )

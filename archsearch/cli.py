@@ -360,14 +360,10 @@ def tune(
     if (arch is None) == (model is None):
         raise ArchsearchError("give exactly one of --arch or --model")
     architecture = load_architecture(arch) if arch else model_zoo.get(model or "")
-    texts = {
-        "lr": lr,
-        "batch_size": batch_size,
-        "weight_decay": weight_decay,
-        "momentum": momentum,
-        "optimizer": optimizer,
-        "label_smoothing": label_smoothing,
-    }
+    texts = dict(
+        lr=lr, batch_size=batch_size, weight_decay=weight_decay, momentum=momentum,
+        optimizer=optimizer, label_smoothing=label_smoothing,
+    )  # fmt: skip
     label = model or Path(arch or "arch").stem
     hyperparameters = {k: v for k, v in texts.items() if v is not None}
     try:
@@ -409,19 +405,13 @@ def export(
 
     Example: archsearch export runs/mobile-tpe --best --objective accuracy -o exported/
     """
+    from ._console import print_export
     from .export import export_trial, pick_trial
     from .runs import open_run, run_folder
 
     study = open_run(run, runs_dir)
     chosen = pick_trial(study, trial, objective)
-    result = export_trial(study, chosen, output, run_folder(run, runs_dir) / "weights")
-    for kind, path in result.files.items():
-        out.print(f"{kind:>12}: {path}")
-    verdict = "matches" if result.profile_matches else "[red]differs from[/]"
-    out.print(
-        f"re-profile: params {result.params:,}, flops {result.flops:,}, mac"
-        f" {result.mac:,} — {verdict} the study"
-    )
+    print_export(export_trial(study, chosen, output, run_folder(run, runs_dir) / "weights"))
 
 
 @app.command()
@@ -587,14 +577,9 @@ def bench_guidelines(
 
     with Progress(transient=True, console=err) as bar:
         task = bar.add_task("timing", total=None)
+        update = functools.partial(bar.update, task)
         tables = run_guideline_benchmarks(
-            device,
-            threads,
-            width,
-            size,
-            batch,
-            rounds,
-            progress=lambda s: bar.update(task, description=s),
+            device, threads, width, size, batch, rounds, progress=lambda s: update(description=s)
         )
     print_guideline_tables(tables)
 

@@ -9,7 +9,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,11 @@ from torch import nn
 
 from .data import Dataset
 from .errors import ArchsearchError
+
+Optimizer = Literal["sgd", "adam", "adamw"]
+Augmentation = Literal["none", "auto", "shift", "crop_flip"]
+OPTIMIZERS: tuple[Optimizer, ...] = get_args(Optimizer)
+AUGMENTATIONS: tuple[Augmentation, ...] = get_args(Augmentation)
 
 
 class CandidateFailed(Exception):
@@ -34,10 +39,10 @@ class TrainConfig:
     lr: float = 0.05
     weight_decay: float = 5e-4
     momentum: float = 0.9
-    optimizer: str = "sgd"  # sgd (with momentum, Nesterov) | adam | adamw
+    optimizer: Optimizer = "sgd"  # SGD with momentum and Nesterov
     label_smoothing: float = 0.0
     warmup_epochs: int = 0
-    augmentation: str = "auto"  # auto | none | shift | crop_flip
+    augmentation: Augmentation = "auto"  # auto: shifts for digits, crop and flip for photos
     seed: int = 0
     eval_batch_size: int = 1024
 
@@ -122,6 +127,61 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+# --- the steps of a training loop: the trainer below and the one-shot searchers use these ---
+def memory_format_for(device: torch.device) -> torch.memory_format:
+    """channels_last (NHWC) on CUDA, where convolutions run faster in it; NCHW elsewhere."""
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+def schedule(
+    optimizer: torch.optim.Optimizer, base_lrs: list[float], step: int, total: int, warmup: int
+) -> None:
+    """Set each parameter group's learning rate for ``step`` (:func:`lr_factor`)."""
+    factor = lr_factor(step, total, warmup)
+    for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+        group["lr"] = base * factor
+
+
+def training_batch(
+    x: torch.Tensor,
+    idx: torch.Tensor,
+    augmentation: str,
+    natural: bool,
+    generator: torch.Generator,
+    memory_format: torch.memory_format,
+) -> torch.Tensor:
+    """The images ``idx`` of ``x``, augmented, in ``memory_format`` (indexing drops NHWC)."""
+    return augment(x[idx], augmentation, natural, generator).contiguous(
+        memory_format=memory_format
+    )
+
+
+def forward_loss(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cuda: bool,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Cross-entropy of ``forward(x)`` (bf16 autocast on CUDA, the loss in float32)."""
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+        logits = forward(x)
+    return F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+
+
+def optimizer_step(
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    clip: tuple[list[nn.Parameter], float] | None = None,
+) -> None:
+    """Backward and one optimiser step; ``clip``: (parameters, max gradient norm)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip is not None:
+        nn.utils.clip_grad_norm_(*clip)
+    optimizer.step()
+
+
 @torch.no_grad()
 def recalibrate_batch_norm(
     model: nn.Module, x: torch.Tensor, batch_size: int, batches: int = 4
@@ -185,7 +245,7 @@ def train(
     cuda = device.type == "cuda"
     seed_everything(config.seed)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    memory_format = torch.channels_last if cuda else torch.contiguous_format
+    memory_format = memory_format_for(device)
     try:
         model = model.to(device=device, memory_format=memory_format)
         x_train = data.x_train.to(device).contiguous(memory_format=memory_format)
@@ -208,20 +268,13 @@ def train(
             order = torch.randperm(n, device=device, generator=generator)
             running = torch.zeros((), device=device)
             for i in range(steps_per_epoch):
-                factor = lr_factor(step, total, warmup)
-                for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
-                    group["lr"] = base * factor
+                schedule(optimizer, base_lrs, step, total, warmup)
                 idx = order[i * batch : (i + 1) * batch]
-                xb = augment(x_train[idx], config.augmentation, data.natural, generator)
-                xb = xb.contiguous(memory_format=memory_format)  # indexing drops NHWC
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                    logits = model(xb)
-                loss = F.cross_entropy(
-                    logits.float(), y_train[idx], label_smoothing=config.label_smoothing
+                xb = training_batch(
+                    x_train, idx, config.augmentation, data.natural, generator, memory_format
                 )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                loss = forward_loss(model, xb, y_train[idx], cuda, config.label_smoothing)
+                optimizer_step(optimizer, loss)
                 running += loss.detach()
                 step += 1
             mean_loss = (running / steps_per_epoch).item()  # one sync per epoch

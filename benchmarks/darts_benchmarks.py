@@ -28,7 +28,7 @@ from archsearch.build import build_model
 from archsearch.data import load_dataset
 from archsearch.profiler import measure_latency
 from archsearch.runs import RunConfig, run_search
-from archsearch.searchers._darts import (
+from archsearch.searchers.oneshot import (
     DartsConfig,
     DartsSearch,
     latency_table,

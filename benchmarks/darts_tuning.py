@@ -22,7 +22,7 @@ from _machine import describe
 from archsearch.build import build_model
 from archsearch.data import load_dataset
 from archsearch.profiler.static import static_costs
-from archsearch.searchers._darts import (
+from archsearch.searchers.oneshot import (
     DartsConfig,
     DartsSearch,
     default_hyperparameters,

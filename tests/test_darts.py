@@ -12,7 +12,7 @@ import torch
 import archsearch
 from archsearch.data import load_dataset
 from archsearch.runs import RunConfig, run_search
-from archsearch.searchers._darts import (
+from archsearch.searchers.oneshot import (
     SKIP,
     DartsConfig,
     DartsResult,

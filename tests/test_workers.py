@@ -178,3 +178,87 @@ def test_ctrl_c_stops_a_worker_cleanly(tmp_path: Path, tiny_space: Path) -> None
     (retry,) = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert retry.user_attrs["retry_of"] == stopped.number
     assert retry.system_attrs["fixed_params"] == stopped.params
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the dead worker's ask
+def test_a_worker_that_meets_the_budget_leaves_no_dead_workers_trial_running(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    base = {
+        "space": str(tiny_space),
+        "dataset": "synthetic",
+        "searcher": "random",
+        "device": "cpu",
+        "storage": url,
+        "study": "s",
+        "name": "s",
+        "heartbeat": 1,
+        "trials": 1,
+        "runs_dir": str(tmp_path / "runs"),
+        "reports_dir": str(tmp_path / "reports"),
+    }
+    run_search(RunConfig(**base))  # the budget (1 trial) is met
+    # a worker that died in a trial: one heartbeat, then silence
+    backend = open_storage(url, heartbeat=1)
+    dead = optuna.load_study(study_name="s", storage=backend).ask()
+    backend.record_heartbeat(dead._trial_id)
+    status = runner.invoke(app, ["status", "--storage", url, "--study", "s", "--json"])
+    assert status.exit_code == 0, status.output
+    assert '"running": 1' in status.stdout  # not stale yet: it beat a moment ago
+
+    # another worker finds the budget met; before it exits it waits for the silent trial to go
+    # stale (3 beats) and fails it, so it is queued again rather than RUNNING for good
+    done = runner.invoke(app, ["worker", "--storage", url, "--study", "s", "--heartbeat", "1"])
+    assert done.exit_code == 0, done.output
+    study = optuna.load_study(study_name="s", storage=url)
+    assert study.trials[dead.number].state == optuna.trial.TrialState.FAIL
+    (retry,) = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(retry) == 1
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the dead worker's ask
+def test_status_shows_a_silent_trial_as_stale(tmp_path: Path, tiny_space: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    config = RunConfig(
+        space=str(tiny_space),
+        dataset="synthetic",
+        device="cpu",
+        storage=url,
+        study="s",
+        name="s",
+        heartbeat=1,
+        trials=1,
+        runs_dir=str(tmp_path / "runs"),
+        reports_dir=str(tmp_path / "reports"),
+    )
+    run_search(config)
+    backend = open_storage(url, heartbeat=1)
+    dead = optuna.load_study(study_name="s", storage=backend).ask()
+    backend.record_heartbeat(dead._trial_id)
+    time.sleep(4.5)  # three beats missed: past the 3 s grace period
+    status = runner.invoke(app, ["status", "--storage", url, "--study", "s"])
+    assert status.exit_code == 0, status.output
+    assert "1 running, 1 of them stale (worker silent)" in " ".join(status.stdout.split())
+
+
+def test_worker_options_create_a_study_or_must_match_it(tmp_path: Path, tiny_space: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    args = ["worker", "--storage", url, "--study", "o", "--device", "cpu", "--trials", "1"]
+    runs = ["--runs-dir", str(tmp_path / "runs")]
+    created = runner.invoke(
+        app,
+        [*args, *runs, "--space", str(tiny_space), "--dataset", "synthetic", "--epochs", "1"],
+    )
+    assert created.exit_code == 0, created.output
+    study = optuna.load_study(study_name="o", storage=url)
+    stored = study.user_attrs["config"]
+    assert (stored["dataset"], stored["epochs"], stored["searcher"]) == ("synthetic", 1, "tpe")
+    assert [record_of(t)["epochs"] for t in completed(study)] == [1]
+    # joining with the same options, or none, is fine; another value is refused by its flag
+    same = runner.invoke(app, [*args, *runs, "--dataset", "synthetic", "--trials", "2"])
+    assert same.exit_code == 0, same.output
+    other = runner.invoke(app, [*args, "--epochs", "3"])
+    assert other.exit_code == 2
+    assert "--epochs: study 'o' in" in other.stderr and "epochs=1" in other.stderr

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ._base import BaseSearcher, Budget, TrialCallback
-from ._darts import DartsConfig, DartsSearcher
+from ._base import BaseSearcher, Budget, TrialCallback, guarded
 from ._optuna import SEARCHERS, OptunaSearcher, grid_size
+from .oneshot import DartsConfig, DartsSearcher
 
 __all__ = [
     "SEARCHERS",
@@ -15,4 +15,5 @@ __all__ = [
     "OptunaSearcher",
     "TrialCallback",
     "grid_size",
+    "guarded",
 ]

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import optuna
 
-from ..study import completed
+from ..errors import ArchsearchError
+from ..study import STATUS_FAILED, completed, enqueue_retry, mark
+from ..train import CandidateFailed
 
 TrialCallback = Callable[
     [optuna.Study, optuna.trial.FrozenTrial, list[optuna.trial.FrozenTrial]], None
@@ -63,3 +65,34 @@ class BaseSearcher(abc.ABC):
         for callback in callbacks:
             callback(study, trial, done)
         return done
+
+
+def guarded(
+    study: optuna.Study,
+    evaluate: Callable[[optuna.Trial], Sequence[float]],
+    before_trial: Callable[[optuna.Study, optuna.Trial], None] | None = None,
+) -> Callable[[optuna.Trial], Sequence[float]]:
+    """``evaluate`` as an Optuna objective that records why a candidate failed."""
+
+    def objective(trial: optuna.Trial) -> Sequence[float]:
+        if before_trial is not None:
+            before_trial(study, trial)
+        try:
+            return evaluate(trial)
+        except optuna.TrialPruned:
+            raise
+        except CandidateFailed as failure:
+            mark(trial, STATUS_FAILED, failure.reason)
+            raise
+        except KeyboardInterrupt:
+            mark(trial, STATUS_FAILED, "interrupted (Ctrl-C)")
+            enqueue_retry(study, trial)
+            raise
+        except ArchsearchError as error:
+            mark(trial, STATUS_FAILED, str(error))
+            raise
+        except Exception as error:
+            mark(trial, STATUS_FAILED, f"{type(error).__name__}: {error}")
+            raise
+
+    return objective

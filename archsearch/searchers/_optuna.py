@@ -12,9 +12,8 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import ArchsearchError
-from ..study import GRID_POINT, STATUS_FAILED, STATUS_PRUNED, completed, enqueue_retry, mark
-from ..train import CandidateFailed
-from ._base import BaseSearcher, Budget, TrialCallback
+from ..study import GRID_POINT, STATUS_PRUNED, completed, mark
+from ._base import BaseSearcher, Budget, TrialCallback, guarded
 
 SamplerName = Literal["random", "grid", "tpe", "nsga2"]
 SEARCHERS: tuple[SamplerName, ...] = get_args(SamplerName)
@@ -137,37 +136,6 @@ class OptunaSearcher(BaseSearcher):
                 f"{limit} candidates tried and only {len(completed(study))} trained: the"
                 " constraints or the space leave too few feasible candidates"
             )
-
-
-def guarded(
-    study: optuna.Study,
-    evaluate: Callable[[optuna.Trial], Sequence[float]],
-    before_trial: Callable[[optuna.Study, optuna.Trial], None] | None = None,
-) -> Callable[[optuna.Trial], Sequence[float]]:
-    """``evaluate`` as an Optuna objective that records why a candidate failed."""
-
-    def objective(trial: optuna.Trial) -> Sequence[float]:
-        if before_trial is not None:
-            before_trial(study, trial)
-        try:
-            return evaluate(trial)
-        except optuna.TrialPruned:
-            raise
-        except CandidateFailed as failure:
-            mark(trial, STATUS_FAILED, failure.reason)
-            raise
-        except KeyboardInterrupt:
-            mark(trial, STATUS_FAILED, "interrupted (Ctrl-C)")
-            enqueue_retry(study, trial)
-            raise
-        except ArchsearchError as error:
-            mark(trial, STATUS_FAILED, str(error))
-            raise
-        except Exception as error:
-            mark(trial, STATUS_FAILED, f"{type(error).__name__}: {error}")
-            raise
-
-    return objective
 
 
 def _waiting(study: optuna.Study) -> bool:

@@ -10,15 +10,11 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import SpaceError
+from ._parse import parse_hyperparameter, parse_space
 from ._yaml import load_yaml
 from .distributions import Categorical, Distribution, Fixed, FloatRange, IntRange
-from .spec import (
-    DEFAULT_HYPERPARAMETERS,
-    HYPERPARAMETERS,
-    SearchSpace,
-    parse_hyperparameter,
-    parse_space,
-)
+from .sample import AUTO_POOL_MIN_SIZE, AUTO_STRIDE_MIN_SIZE, Layout, StageLayout, scale_width
+from .spec import DEFAULT_HYPERPARAMETERS, HYPERPARAMETERS, SearchSpace
 
 _BUILTIN_PACKAGE = "archsearch.search_spaces"
 
@@ -100,6 +96,8 @@ def read_space_text(name_or_path: str | Path) -> tuple[str, str]:
 
 
 __all__ = [
+    "AUTO_POOL_MIN_SIZE",
+    "AUTO_STRIDE_MIN_SIZE",
     "DEFAULT_HYPERPARAMETERS",
     "HYPERPARAMETERS",
     "Categorical",
@@ -107,12 +105,15 @@ __all__ = [
     "Fixed",
     "FloatRange",
     "IntRange",
+    "Layout",
     "SearchSpace",
+    "StageLayout",
     "describe_samples",
     "list_spaces",
     "load_space",
     "parse_hyperparameter",
     "parse_space",
     "read_space_text",
+    "scale_width",
     "space_from_text",
 ]
