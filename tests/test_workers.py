@@ -212,7 +212,9 @@ def test_a_worker_that_meets_the_budget_leaves_no_dead_workers_trial_running(
     done = runner.invoke(app, ["worker", "--storage", url, "--study", "s", "--heartbeat", "1"])
     assert done.exit_code == 0, done.output
     study = optuna.load_study(study_name="s", storage=url)
-    assert study.trials[dead.number].state == optuna.trial.TrialState.FAIL
+    failed = study.trials[dead.number]
+    assert failed.state == optuna.trial.TrialState.FAIL
+    assert record_of(failed)["reason"] == "its worker went silent (no heartbeat)"
     (retry,) = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(retry) == 1
     assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))

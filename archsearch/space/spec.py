@@ -58,9 +58,8 @@ HYPERPARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "augmentation": (lambda v: v in AUGMENTATIONS, f"one of {', '.join(AUGMENTATIONS)}"),
 }
 #: what a space that does not search a hyperparameter trains with: TrainConfig's defaults
-DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
-    f.name: f.default for f in fields(TrainConfig) if f.name in HYPERPARAMETERS
-}
+_TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {name: _TRAIN_DEFAULTS[name] for name in HYPERPARAMETERS}
 
 STAGE_FIELDS = ("out_channels", "depth", "stride", "block", "per_block")
 TOP_FIELDS = (
