@@ -32,7 +32,7 @@ from .study import (
     record_result,
     weights_file,
 )
-from .train import TrainConfig, train
+from .train import TrainConfig, seed_everything, train
 
 
 @dataclass
@@ -95,6 +95,10 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     started = time.perf_counter()
     data = ctx.data
     arch, hp = ctx.candidates.sample(trial, data.input_size)
+    seed = ctx.seed + trial.number
+    # initial weights from the trial's own seed: PyTorch seeds its generator at random at
+    # start-up, and a trial must not depend on what the process ran before it
+    seed_everything(seed)
     model = build_model(arch, data.num_classes, data.in_channels)
     costs, elementwise_share = _costs(model, ctx)
     violations = {
@@ -104,7 +108,7 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
         raise optuna.TrialPruned("infeasible")  # recorded as such; never trained
     if ctx.on_candidate is not None:
         ctx.on_candidate(trial.number, arch, int(hp["epochs"]))
-    config = TrainConfig.from_hyperparameters(hp, seed=ctx.seed + trial.number)
+    config = TrainConfig.from_hyperparameters(hp, seed=seed)
     result = train(model, data, config, ctx.device, _epoch_hook(trial, ctx))
     if ctx.weights_dir is not None:
         torch.save(model.state_dict(), weights_file(ctx.weights_dir, trial.number))

@@ -101,3 +101,49 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
         ["worker", "--storage", "postgresql+psycopg://postgres@127.0.0.1:9/none", "--study", "x"],
     )
     assert result.exit_code == 2 and "cannot open" in result.stderr
+
+
+def test_a_killed_run_leaves_no_trial_running_once_the_worker_is_done(
+    postgres_url: str, tmp_path: Path, tiny_space: Path
+) -> None:
+    """The run (which searches too) is killed with SIGKILL mid-trial; the worker meets the
+    budget, and before it exits it fails the run's silent trial, which is queued again."""
+    import signal
+    import subprocess
+    import sys
+
+    from archsearch.study import record_of
+
+    run = subprocess.Popen(
+        [sys.executable, "-m", "archsearch", "run", "--space", str(tiny_space), "--dataset",
+         "synthetic", "--searcher", "random", "--trials", "4", "--epochs", "60", "--device",
+         "cpu", "--storage", postgres_url, "--study", "rk", "--name", "rk", "--heartbeat", "1",
+         "--runs-dir", str(tmp_path / "runs"), "--reports-dir", str(tmp_path / "reports")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    storage = open_storage(postgres_url)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "rk" not in optuna.get_all_study_names(storage):
+        time.sleep(0.1)
+    (worker,) = start_workers(postgres_url, "rk", tmp_path, count=1, trials=4)
+    study = optuna.load_study(study_name="rk", storage=storage)
+    while time.monotonic() < deadline:  # both in training, heartbeats running
+        training = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.state == optuna.trial.TrialState.RUNNING and record_of(t).get("arch_id")
+        ]
+        if len(training) == 2:
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert worker.wait(timeout=300) == 0, worker.stderr.read().decode()[-2500:]
+    study = optuna.load_study(study_name="rk", storage=storage)
+    assert len(completed(study)) >= 4
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    (failed,) = study.get_trials(states=(optuna.trial.TrialState.FAIL,))  # the run's trial
+    retried = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number
+    assert [retried(t) for t in study.trials if retried(t) is not None] == [failed.number]

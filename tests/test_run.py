@@ -463,3 +463,17 @@ def test_status(tmp_path: Path, tiny_space: Path) -> None:
         app, ["status", "--storage", "postgresql://nobody@127.0.0.1:1/none", "--study", "t"]
     )
     assert bad.exit_code == 2 and "storage" in bad.stderr
+
+
+def test_a_trial_does_not_depend_on_what_the_process_ran_before(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    # PyTorch seeds its generator at random at start-up; a trial's weights must come from the
+    # run's seed and the trial's number alone, or a run's first trial (and a resumed run's or
+    # a worker's trials) would differ from one run of the same command to the next
+    values = []
+    for state in (1, 2):
+        torch.manual_seed(state)  # what another process (or earlier work) left behind
+        result = run_search(config(tmp_path / str(state), tiny_space, trials=2, searcher="random"))
+        values.append([t.values for t in result.study.trials])
+    assert values[0] == values[1]
