@@ -1,0 +1,139 @@
+"""A run's options (:class:`RunConfig`, validated once, when it is made), and the types a run
+hands back: progress callbacks (:class:`RunProgress`) and the result (:class:`RunResult`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import optuna
+
+from ..architecture import Architecture
+from ..errors import ConfigError
+from ..searchers import SEARCHERS
+from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
+from ..study import OBJECTIVES, Objective
+
+Searcher = Literal["random", "grid", "tpe", "nsga2", "darts"]
+Pruner = Literal["median", "hyperband", "none"]
+
+# 80 trials of the mobile space on digits take 4 to 8 minutes on 2 CPU cores (see
+# benchmarks/RESULTS.md), leaving room within the 10 minutes the default run must fit in.
+DEFAULT_TRIALS = 80
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every option of a run; the command line's flags map onto these fields one to one (the
+    defaults here are the flags' defaults)."""
+
+    space: str = "mobile"
+    dataset: str = "digits"
+    # TPE (multi-objective when several objectives): sample-efficient from the first trials;
+    # NSGA-II's first generation alone would spend most of a 40-trial budget at random.
+    searcher: Searcher = "tpe"
+    objectives: tuple[Objective, ...] = ("accuracy", "flops")
+    trials: int = DEFAULT_TRIALS
+    timeout: float | None = None
+    epochs: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    name: str | None = None
+    runs_dir: str = "runs"
+    reports_dir: str = "reports"
+    storage: str | None = None
+    study: str | None = None
+    pruner: Pruner = "median"  # single-objective studies only
+    max_flops: float | None = None
+    max_params: float | None = None
+    max_mac: float | None = None
+    max_latency_ms: float | None = None
+    latency_threads: int | None = None
+    val_fraction: float = 0.2
+    # DARTS (searcher "darts")
+    darts_mode: DartsMode = "full"
+    darts_order: DartsOrder = "first"
+    darts_epochs: int = 10
+    cost: Cost = "flops"  # the cost-aware loss's cost
+    cost_weight: float = 0.0
+    derive_top: int = 0
+    # several workers on one study (local processes; `archsearch worker` joins from anywhere)
+    workers: int = 1
+    devices: str | None = None  # e.g. "cuda:0,cuda:1": one per worker, round robin
+    heartbeat: int = 10  # seconds between worker heartbeats; a silent worker's trial is retried
+
+    def __post_init__(self) -> None:
+        objectives = tuple(self.objectives)  # a stored config holds a list
+        object.__setattr__(self, "objectives", objectives)
+        unknown = [o for o in objectives if o not in OBJECTIVES]
+        if unknown or not objectives:
+            raise ConfigError(
+                "objectives",
+                f"unknown '{','.join(unknown)}' (choose from {', '.join(OBJECTIVES)})",
+            )
+        if len(set(objectives)) != len(objectives):
+            raise ConfigError("objectives", "an objective is listed twice")
+        _choice("searcher", self.searcher, get_args(Searcher))
+        _choice("pruner", self.pruner, get_args(Pruner))
+        _choice("darts_mode", self.darts_mode, get_args(DartsMode))
+        _choice("darts_order", self.darts_order, get_args(DartsOrder))
+        _choice("cost", self.cost, get_args(Cost))
+        for name in ("trials", "workers", "heartbeat", "darts_epochs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, "must be at least 1")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError("epochs", "must be at least 1")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError("val_fraction", f"must be between 0 and 1, got {self.val_fraction}")
+        if self.workers > 1 and self.searcher == "darts":
+            raise ConfigError("workers", "a DARTS search runs in one process")
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{Path(self.space).stem}-{self.searcher}"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.run_name
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        limits = {
+            "max_flops": self.max_flops,
+            "max_params": self.max_params,
+            "max_mac": self.max_mac,
+            "max_latency_ms": self.max_latency_ms,
+        }
+        return {k: float(v) for k, v in limits.items() if v is not None}
+
+
+def _choice(name: str, value: str, known: tuple[str, ...]) -> None:
+    if value not in known:
+        raise ConfigError(name, f"unknown '{value}' (choose from {', '.join(known)})")
+
+
+@dataclass
+class RunProgress:
+    """Callbacks the command line turns into a progress display (all optional)."""
+
+    on_start: Callable[[str, int, int], None] | None = None  # description, done, total
+    on_candidate: Callable[[int, Architecture, int], None] | None = None
+    on_epoch: Callable[[int, int, float], None] | None = None
+    # a recorded trial, the best value per objective so far, completed trials so far
+    on_trial: Callable[[optuna.trial.FrozenTrial, dict[str, float], int], None] | None = None
+    on_message: Callable[[str], None] | None = None
+
+
+@dataclass
+class RunResult:
+    name: str
+    study: optuna.Study
+    run_dir: Path
+    storage: str
+    pareto: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    resumed_trials: int = 0
+    files: dict[str, str] = field(default_factory=dict)

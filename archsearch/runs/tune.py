@@ -1,0 +1,77 @@
+"""Tuning the training hyperparameters of one fixed architecture (``archsearch tune``).
+
+Hyperparameters come from a space file's ``hyperparameters`` section, or from short texts —
+``1e-4:1e-1:log`` (a log range), ``32,64`` (choices), ``0.9`` (a value) — which are read into
+the space file's own form and checked by the space's own parser, so a value a space file
+refuses is refused here too, with the same message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ..architecture import Architecture
+from ..errors import ConfigError, SpaceError
+from ..objective import Candidates
+from ..searchers import grid_size
+from ..space import Distribution, load_space, parse_hyperparameter
+from .config import RunConfig, RunProgress, RunResult
+from .search import run_search, search_grid
+
+
+def parse_hyperparameter_text(name: str, text: str) -> Distribution:
+    """``1e-4:1e-1:log`` → a log range; ``32,64`` → choices; ``0.9`` → a fixed value."""
+    try:
+        return parse_hyperparameter(name, _as_space_data(name, text), f"'{text}'")
+    except SpaceError as error:
+        raise ConfigError(name, f"'{text}': {error.reason}") from None
+
+
+def _as_space_data(name: str, text: str) -> Any:
+    """The text as a space file would write it (its scalars read as YAML reads them)."""
+
+    def scalar(part: str) -> Any:
+        try:
+            return yaml.safe_load(part.strip())
+        except yaml.YAMLError:
+            return part.strip()
+
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "log"):
+            raise ConfigError(name, f"'{text}': expected LOW:HIGH or LOW:HIGH:log")
+        return {"low": scalar(parts[0]), "high": scalar(parts[1]), "log": len(parts) == 3}
+    if "," in text:
+        return {"choices": [scalar(p) for p in text.split(",") if p.strip()]}
+    return scalar(text)
+
+
+def tune(
+    config: RunConfig,
+    architecture: Architecture,
+    hyperparameters: dict[str, str],
+    *,
+    progress: RunProgress | None = None,
+) -> RunResult:
+    """Tune ``architecture``'s training with ``config.searcher`` (random or grid).
+
+    ``hyperparameters`` maps names to texts (see :func:`parse_hyperparameter_text`); without
+    any, the hyperparameters section of ``config.space`` is searched.
+    """
+    if config.searcher not in ("random", "grid"):
+        raise ConfigError("searcher", f"'{config.searcher}': choose random or grid")
+    given = {k: parse_hyperparameter_text(k, v) for k, v in hyperparameters.items()}
+    searched = given or dict(load_space(config.space).hyperparameters)
+    candidates = Candidates(
+        architecture=architecture, hyperparameters=searched, epochs=config.epochs
+    )
+    progress = progress or RunProgress()
+    if config.searcher == "grid" and progress.on_message is not None:
+        progress.on_message(f"grid: {grid_size(search_grid(candidates))} points")
+    # what must match for a re-run to continue: the architecture and which flags were given
+    text = f"tune {architecture.to_json()} {sorted(given)}"
+    return run_search(
+        config, candidates=candidates, space_text=text, progress=progress
+    )

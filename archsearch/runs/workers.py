@@ -1,0 +1,249 @@
+"""Several processes on one study: local worker processes (``run --workers N``) and
+``run_worker``, which joins a stored run from any machine (``archsearch worker``).
+
+A worker needs only the storage URL and the study name: the run's options and its space file
+are stored in the study. Given a run's options, a worker creates the study as ``run`` would
+when it does not exist yet, and checks them against it when it does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, replace
+from typing import Any
+
+import optuna
+
+from ..data import Dataset, load_dataset
+from ..errors import ConfigError
+from ..objective import Candidates
+from ..searchers import Budget, OptunaSearcher, grid_size
+from ..space import space_from_text
+from ..study import OBJECTIVES, best_values, completed
+from ..train import resolve_device
+from .config import RunConfig, RunProgress
+from .resume import (
+    load_run_space,
+    open_storage,
+    open_study,
+    other_space,
+    pruner,
+    require_study,
+    settle_stale_trials,
+)
+from .search import check_input_size, search, search_grid, trial_context
+
+#: run options that belong to one worker process (as do its device, trials, heartbeat and
+#: seed): a worker's own value wins, and it is never checked against the study's
+PER_WORKER = ("timeout", "runs_dir", "latency_threads")
+
+
+def worker_command(
+    storage: str,
+    study_name: str,
+    device: str,
+    trials: int,
+    heartbeat: int,
+    threads: int,
+    seed: int,
+) -> list[str]:
+    """The command line of one ``archsearch worker`` process."""
+    return [
+        sys.executable,
+        "-m",
+        "archsearch",
+        "worker",
+        "--storage",
+        storage,
+        "--study",
+        study_name,
+        "--device",
+        device,
+        "--trials",
+        str(trials),
+        "--heartbeat",
+        str(heartbeat),
+        "--threads",
+        str(threads),
+        "--seed",
+        str(seed),
+    ]
+
+
+def worker_devices(devices: str, workers: int) -> list[str]:
+    """The device of each of ``workers`` local workers: ``devices`` (comma-separated) taken
+    round robin, each checked first, so a wrong one fails before any worker starts."""
+    names = [d.strip() for d in devices.split(",") if d.strip()]
+    if not names:
+        raise ConfigError("devices", "give at least one device, e.g. cuda:0,cuda:1")
+    for name in names:
+        resolve_device(name)
+    return [names[i % len(names)] for i in range(workers)]
+
+
+def run_local_workers(
+    config: RunConfig,
+    storage: str,
+    study: optuna.Study,
+    trials: int,
+    progress: RunProgress,
+) -> None:
+    """Start ``config.workers`` local ``archsearch worker`` processes and wait for them."""
+    devices = worker_devices(config.devices or config.device, config.workers)
+    threads = max(1, (os.cpu_count() or 1) // config.workers)
+    processes = []
+    for index in range(config.workers):
+        command = worker_command(
+            storage,
+            study.study_name,
+            devices[index],
+            trials,
+            config.heartbeat,
+            threads,
+            config.seed * 1000 + index,
+        )
+        processes.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        )
+    seen = 0
+    try:
+        while any(p.poll() is None for p in processes):
+            time.sleep(0.5)
+            trials_now = study.get_trials(deepcopy=False)
+            for trial in trials_now[seen:]:
+                if trial.state.is_finished() and progress.on_trial is not None:
+                    done = completed(study)
+                    progress.on_trial(trial, best_values(done, config.objectives), len(done))
+            while seen < len(trials_now) and trials_now[seen].state.is_finished():
+                seen += 1
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+        raise
+    failures = [p.stderr.read() if p.stderr else "" for p in processes if p.returncode]
+    if failures and len(completed(study)) < trials:
+        raise ConfigError("workers", "a worker failed: " + failures[0].strip().splitlines()[-1])
+
+
+def run_worker(
+    storage: str,
+    study_name: str,
+    *,
+    options: dict[str, Any] | None = None,
+    device: str | None = None,
+    trials: int | None = None,
+    heartbeat: int = 10,
+    seed: int | None = None,
+    progress: RunProgress | None = None,
+) -> int:
+    """Join a run stored in ``storage`` and train candidates until its budget is reached.
+
+    ``options`` are :class:`RunConfig` fields given for the run (``space``, ``dataset``,
+    ``epochs``, ``objectives``, constraints ...). A study that does not exist yet is created
+    from them (``space`` at least) as ``archsearch run`` would; an existing one must have been
+    made with the same values. Returns the number of completed trials in the study.
+    """
+    options = dict(options or {})
+    own = {k: options.pop(k) for k in PER_WORKER if k in options}
+    backend = open_storage(storage, heartbeat=heartbeat)
+    data = None
+    if study_name not in optuna.get_all_study_names(backend):
+        if "space" not in options:
+            try:
+                require_study(backend, storage, study_name)
+            except ConfigError as missing:
+                raise ConfigError("study", f"{missing.reason}; give a space to create it") from None
+        created = RunConfig(
+            **options,
+            **own,
+            storage=storage,
+            study=study_name,
+            name=options.get("name") or study_name,
+            device=device or "auto",
+            trials=trials or RunConfig.trials,
+            heartbeat=heartbeat,
+            seed=seed or 0,
+        )
+        data = _create(created)
+        options = {}  # the study now holds them
+    stored = optuna.load_study(study_name=study_name, storage=backend)
+    config = _stored_config(stored, storage, options)
+    config = replace(config, **own, device=device or config.device, heartbeat=heartbeat)
+    space = space_from_text(
+        stored.user_attrs["space_yaml"], f"{study_name} (stored space)", check=False
+    )
+    candidates = Candidates(space=space, epochs=config.epochs)
+    grid = search_grid(candidates) if config.searcher == "grid" else None
+    searcher = OptunaSearcher(
+        config.searcher, seed=seed if seed is not None else config.seed, grid=grid
+    )
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=backend,
+        sampler=searcher.create_sampler([]),
+        pruner=pruner(config),
+    )
+    if data is None:
+        data = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
+    device_used = resolve_device(config.device)
+    ctx = trial_context(config, candidates, data, device_used, progress or RunProgress())
+    budget = trials or config.trials
+    if grid is not None:
+        budget = min(budget, grid_size(grid))
+    search(searcher, study, ctx, Budget(trials=budget, timeout=config.timeout), True, [])
+    return len(completed(study))
+
+
+def _create(config: RunConfig) -> Dataset:
+    """Make the run's study as ``archsearch run`` would (a worker given the run's options);
+    returns the data set, loaded for it."""
+    if config.searcher == "darts":
+        raise ConfigError("searcher", "'darts' runs in one process: start it with a run")
+    space, space_text = load_run_space(config.space)
+    candidates = Candidates(space=space, epochs=config.epochs)
+    data = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
+    check_input_size(candidates, data, config.seed)
+    grid = search_grid(candidates) if config.searcher == "grid" else None
+    searcher = OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
+    open_study(
+        config,
+        candidates=candidates,
+        space_text=space_text,
+        data=data,
+        sampler=searcher.create_sampler([OBJECTIVES[o] for o in config.objectives]),
+        device=resolve_device(config.device),
+        grid=grid,
+    )
+    return data
+
+
+def _stored_config(
+    study: optuna.Study, storage: str, options: dict[str, Any]
+) -> RunConfig:
+    """The run's options as stored in ``study``, checked against those a worker was given."""
+    stored = study.user_attrs.get("config")
+    space_yaml = study.user_attrs.get("space_yaml")
+    if not stored or not space_yaml or study.user_attrs.get("fingerprint", {}).get("architecture"):
+        raise ConfigError(
+            "study",
+            f"'{study.study_name}' was not created by `archsearch run` with a space:"
+            " nothing for a worker to search",
+        )
+    config = RunConfig(**{k: v for k, v in stored.items() if k in RunConfig.__dataclass_fields__})
+    if config.searcher == "darts":
+        raise ConfigError("study", "a DARTS run is a single process: workers cannot join it")
+    remedy = "leave it out to join the study, or choose another study"
+    if "space" in options and load_run_space(options["space"])[1] != space_yaml:
+        raise other_space(study, storage, options["space"], remedy)
+    given = asdict(replace(config, **options))
+    changed = [k for k in options if k != "space" and given[k] != asdict(config)[k]]
+    if changed:
+        raise ConfigError(
+            changed[0],
+            f"study '{study.study_name}' in {storage} was made with"
+            f" {', '.join(f'{k}={asdict(config)[k]!r}' for k in changed)}; {remedy}",
+        )
+    return config
