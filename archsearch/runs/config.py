@@ -12,7 +12,6 @@ import optuna
 
 from ..architecture import Architecture
 from ..errors import ConfigError
-from ..searchers import SEARCHERS
 from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
 from ..study import OBJECTIVES, Objective
 

@@ -41,7 +41,6 @@ from ..study import (
 )
 from .config import RunConfig
 
-
 #: a running trial whose worker missed this many heartbeats is stale: failed and retried
 GRACE_BEATS = 3
 

@@ -32,7 +32,6 @@ from .resume import (
     other_space,
     pruner,
     require_study,
-    settle_stale_trials,
 )
 from .search import check_input_size, search, search_grid, trial_context
 
@@ -155,7 +154,8 @@ def run_worker(
             try:
                 require_study(backend, storage, study_name)
             except ConfigError as missing:
-                raise ConfigError("study", f"{missing.reason}; give a space to create it") from None
+                reason = f"{missing.reason}; give a space to create it"
+                raise ConfigError("study", reason) from None
         created = RunConfig(
             **options,
             **own,
