@@ -477,3 +477,21 @@ def test_a_trial_does_not_depend_on_what_the_process_ran_before(
         result = run_search(config(tmp_path / str(state), tiny_space, trials=2, searcher="random"))
         values.append([t.values for t in result.study.trials])
     assert values[0] == values[1]
+
+
+def test_bad_options_name_the_field_and_the_cli_names_the_flag() -> None:
+    from archsearch.errors import ConfigError
+
+    cases = {
+        "latency_threads": ({"latency_threads": 0}, "--threads: must be at least 1"),
+        "searcher": ({"searcher": "bayes"}, "--searcher: unknown 'bayes' (choose from random,"),
+        "cost_weight": ({"cost_weight": -1.0}, "--cost-weight: must be at least 0"),
+    }
+    flags = {"latency_threads": "--threads=0", "searcher": "--searcher=bayes"}
+    flags["cost_weight"] = "--cost-weight=-1"
+    for field, (changes, message) in cases.items():
+        with pytest.raises(ConfigError) as error:
+            RunConfig(**changes)  # type: ignore[arg-type]
+        assert error.value.field == field
+        result = runner.invoke(app, ["run", flags[field]])
+        assert result.exit_code == 2 and message in " ".join(result.stderr.split())

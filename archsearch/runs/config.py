@@ -82,8 +82,12 @@ class RunConfig:
         for name in ("trials", "workers", "heartbeat", "darts_epochs"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, "must be at least 1")
-        if self.epochs is not None and self.epochs < 1:
-            raise ConfigError("epochs", "must be at least 1")
+        for name in ("epochs", "latency_threads"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(name, "must be at least 1")
+        for name in ("derive_top", "cost_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(name, "must be at least 0")
         if not 0 < self.val_fraction < 1:
             raise ConfigError("val_fraction", f"must be between 0 and 1, got {self.val_fraction}")
         if self.workers > 1 and self.searcher == "darts":
