@@ -115,7 +115,6 @@ def make_searcher(
     device: torch.device,
     progress: RunProgress,
     grid: dict[str, list[Any]] | None = None,
-    seed: int | None = None,
 ) -> BaseSearcher:
     if config.searcher == "darts":
         if candidates.space is None or candidates.architecture is not None:
@@ -130,7 +129,7 @@ def make_searcher(
             seed=config.seed,
         )
         return DartsSearcher(candidates.space, data, device, darts, log=progress.on_message)
-    return OptunaSearcher(config.searcher, seed=config.seed if seed is None else seed, grid=grid)
+    return OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
 
 
 def trial_context(
