@@ -9,17 +9,31 @@ input) in one place, prints its message — naming the flag where the library na
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import sys
-from collections.abc import Callable
-from dataclasses import fields
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from . import __version__
+from ._cli_options import (
+    DATASETS,
+    FLAGS,
+    RUN_OPTIONS,
+    WORKER_RUN_OPTIONS,
+    ChannelsOpt,
+    ClassesOpt,
+    DeviceOpt,
+    F,
+    JsonOpt,
+    ReportsDirOpt,
+    RunsDirOpt,
+    SeedOpt,
+    SpaceOpt,
+    run_config_fields,
+    with_run_options,
+)
 from ._console import err, out
 from .errors import ArchsearchError, ConfigError
 
@@ -31,107 +45,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-F = TypeVar("F", bound=Callable[..., Any])
-
-SpaceOpt = Annotated[
-    str,
-    typer.Option(
-        "--space",
-        help="A built-in space name (see `archsearch spaces`) or a path to a space YAML file.",
-    ),
-]
-SeedOpt = Annotated[int, typer.Option(help="Random seed (Optuna's RandomSampler).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-ClassesOpt = Annotated[int, typer.Option("--classes", min=1, help="Number of output classes.")]
-ChannelsOpt = Annotated[int, typer.Option("--channels", min=1, help="Input channels.")]
-DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
-RunsDirOpt = Annotated[str, typer.Option("--runs-dir", help="Folder of the runs.")]
-ReportsDirOpt = Annotated[str, typer.Option("--reports-dir", help="Folder of the reports.")]
-DATASETS = "digits (built-in), synthetic, mnist:DIR, fashion-mnist:DIR, cifar10:DIR or folder:DIR."
-
-#: a run's options: RunConfig field → (type, flag, help). `run` takes them all with
-#: RunConfig's defaults; `worker` takes those a worker may create or check a study with.
-RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
-    "space": (str, "--space", SpaceOpt.__metadata__[0].help or ""),
-    "dataset": (str, "--dataset", DATASETS),
-    "searcher": (str, "--searcher", "tpe (sample-efficient, multi-objective), nsga2, random,"
-                 " grid or darts."),
-    "objectives": (str, "--objectives", "Comma-separated: accuracy, flops, params, mac, latency"
-                   " (one: a single-objective study; several: multi-objective)."),
-    "trials": (int, "--trials", "Completed trials to reach."),
-    "timeout": (float, "--timeout", "Stop after this many seconds."),
-    "epochs": (int, "--epochs", "Epochs per candidate (overrides the space)."),
-    "device": (str, "--device", DeviceOpt.__metadata__[0].help or ""),
-    "seed": (int, "--seed", "Sampler and training seed."),
-    "name": (str, "--name", "Run name: files go to RUNS_DIR/NAME (default: SPACE-SEARCHER)."),
-    "runs_dir": (str, "--runs-dir", "Folder of the runs."),
-    "reports_dir": (str, "--reports-dir", "Folder of the reports."),
-    "storage": (str, "--storage", "Any Optuna storage URL (default: SQLite in the run's folder)."),
-    "study": (str, "--study", "Study name in --storage."),
-    "pruner": (str, "--pruner", "median, hyperband or none (single-objective studies)."),
-    "max_flops": (float, "--max-flops", "Constraint: at most this many multiply-adds."),
-    "max_params": (float, "--max-params", "Constraint: at most this many parameters."),
-    "max_mac": (float, "--max-mac", "Constraint: at most this memory access cost (elements)."),
-    "max_latency_ms": (float, "--max-latency-ms", "Constraint: at most this latency (ms)."),
-    "latency_threads": (int, "--threads", "CPU threads for latency."),
-    "darts_mode": (str, "--darts-mode", "DARTS: full (every op runs) or gumbel (one path)."),
-    "darts_order": (str, "--darts-order", "DARTS: first- or second-order (unrolled)."),
-    "darts_epochs": (int, "--darts-epochs", "DARTS: supernet epochs."),
-    "cost": (str, "--cost", "DARTS cost-aware loss: flops, mac or latency (measured here)."),
-    "cost_weight": (float, "--cost-weight", "DARTS: weight of the cost-aware loss."),
-    "derive_top": (int, "--derive-top", "DARTS: also retrain the K next most likely networks."),
-    "workers": (int, "--workers", "Local worker processes sharing the run's study."),
-    "devices": (str, "--devices", "Devices for the workers, e.g. cuda:0,cuda:1 (round robin)."),
-    "heartbeat": (int, "--heartbeat", "Worker heartbeat (s); a trial silent for 3 is retried."),
-}
-WORKER_RUN_OPTIONS = (
-    "space", "dataset", "searcher", "objectives", "epochs", "timeout", "runs_dir", "pruner",
-    "max_flops", "max_params", "max_mac", "max_latency_ms",
-)  # fmt: skip
-#: RunConfig field → flag, to name flags in messages (ConfigError names the field)
-FLAGS = {field: flag for field, (_, flag, _) in RUN_OPTIONS.items()} | {"input": "--input"}
-
-
-def with_run_options(names: tuple[str, ...], defaults: bool = True) -> Callable[[F], F]:
-    """Add the run options ``names`` to a command's flags, passed as keyword arguments named
-    after their RunConfig fields. ``defaults``: RunConfig's (else None: not given)."""
-    from .runs import RunConfig
-
-    config_defaults = {f.name: f.default for f in fields(RunConfig)}
-
-    def decorate(command: F) -> F:
-        own = [
-            p
-            for p in inspect.signature(command, eval_str=True).parameters.values()
-            if p.kind is not p.VAR_KEYWORD
-        ]
-        added = []
-        for name in names:
-            kind, flag, help_text = RUN_OPTIONS[name]
-            default = config_defaults[name] if defaults else None
-            if name == "objectives" and default is not None:
-                default = ",".join(default)
-            annotation = kind if default is not None else kind | None
-            added.append(
-                inspect.Parameter(
-                    name,
-                    inspect.Parameter.KEYWORD_ONLY,
-                    default=default,
-                    annotation=Annotated[annotation, typer.Option(flag, help=help_text)],
-                )
-            )
-        command.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
-        return command
-
-    return decorate
-
-
-def run_config_fields(options: dict[str, Any]) -> dict[str, Any]:
-    """The flags' values as RunConfig fields (flags not given left out)."""
-    given = {k: v for k, v in options.items() if k in RUN_OPTIONS and v is not None}
-    if "objectives" in given:
-        given["objectives"] = tuple(o.strip() for o in given["objectives"].split(",") if o.strip())
-    return given
 
 
 def user_errors(command: F) -> F:
@@ -343,7 +256,9 @@ def tune(
     ] = None,
     runs_dir: RunsDirOpt = "runs",
     reports_dir: ReportsDirOpt = "reports",
-    pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
+    pruner: Annotated[
+        str, typer.Option(help="median, successive-halving, hyperband, pareto-asha or none.")
+    ] = "median",
 ) -> None:
     """Tune the training hyperparameters of one fixed architecture.
 
@@ -582,6 +497,77 @@ def bench_guidelines(
             device, threads, width, size, batch, rounds, progress=lambda s: update(description=s)
         )
     print_guideline_tables(tables)
+
+
+BENCH_RUN_OPTIONS = (
+    "space", "dataset", "objectives", "epochs", "device", "train_limit", "train_fraction",
+    "resolution", "min_epochs", "reduction_factor",
+)  # fmt: skip
+
+
+@bench_app.command("search")
+@user_errors
+@with_run_options(BENCH_RUN_OPTIONS)
+def bench_search(
+    searchers: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated; each SEARCHER[:FIELD=VALUE...], FIELD a run option"
+            " (e.g. tpe:pruner=none). The first is the baseline."
+        ),
+    ] = "random:pruner=none,tpe:pruner=none,tpe",
+    budget_s: Annotated[float, typer.Option("--budget-s", help="Wall time per run (s).")] = 120.0,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    parallel: Annotated[int, typer.Option(min=1, help="Runs side by side.")] = 1,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Torch threads per run (default: split evenly).")
+    ] = None,
+    cost_budgets: Annotated[
+        str | None,
+        typer.Option(help="Two costs for 'best accuracy under' (default: 1/4, 1/2 of the range)."),
+    ] = None,
+    out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "bench",
+    **options: Any,
+) -> None:
+    """Compare searchers on one space at equal wall time over several seeds: hypervolume,
+    its curve over time, trials judged, best accuracy under two cost budgets.
+
+    Example: archsearch bench search --space mobile --searchers random,tpe --budget-s 60
+    """
+    from ._console import print_rows
+    from .runs import RunConfig
+    from .runs.bench import BenchConfig, parse_entries, run_bench
+
+    def numbers(text: str, kind: type, flag: str) -> tuple[Any, ...]:
+        try:
+            return tuple(kind(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise ConfigError(flag, f"'{text}' is not a comma-separated list") from None
+
+    budgets = numbers(cost_budgets, float, "cost_budgets") if cost_budgets else None
+    if budgets is not None and len(budgets) != 2:
+        raise ConfigError("cost_budgets", "give two costs")
+    config = BenchConfig(
+        base=RunConfig(**run_config_fields(options)),
+        entries=tuple(parse_entries(searchers)),
+        budget_s=budget_s,
+        seeds=numbers(seeds, int, "seeds"),
+        parallel=parallel,
+        threads=threads,
+        out_dir=out_dir,
+        cost_budgets=budgets,  # type: ignore[arg-type]  # two floats, checked above
+    )
+    from rich.progress import Progress
+
+    with Progress(console=err) as bar:
+        task = bar.add_task("runs", total=len(config.entries) * len(config.seeds))
+        result = run_bench(
+            config, lambda text, done, total: bar.update(task, completed=done, description=text)
+        )
+    shown = ("searcher", "hypervolume", "judged", "pruned", "time to baseline hv")
+    print_rows("searchers at equal wall time", {k: k for k in shown}, result.rows)
+    for name, file in result.files.items():
+        out.print(f"{name}: {file}")
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ import io
 import pickle
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -82,9 +82,20 @@ class Dataset:
 
 
 def load_dataset(
-    spec: str = "digits", *, val_fraction: float = 0.2, seed: int = 0, limit: int | None = None
+    spec: str = "digits",
+    *,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    limit: int | None = None,
+    fraction: float | None = None,
+    resolution: int | None = None,
 ) -> Dataset:
-    """Load ``spec`` (see the module docstring); ``limit`` caps the training images."""
+    """Load ``spec`` (see the module docstring).
+
+    Cheaper data for a search (as NAS papers search on part of CIFAR-10): ``limit`` images or
+    a ``fraction`` of the training data, drawn per class so each class keeps its share, before
+    the validation split; ``resolution`` resizes every split to R x R (antialiased bilinear).
+    """
     kind, _, location = spec.partition(":")
     kind = kind.strip().lower()
     loaders = {
@@ -101,9 +112,34 @@ def load_dataset(
             " fashion-mnist:DIR, cifar10:DIR, folder:DIR)"
         )
     (x_train, y_train), (x_test, y_test), natural = loaders[kind]()
-    if limit is not None:
-        x_train, y_train = x_train[:limit], y_train[:limit]
-    return _finish(kind, x_train, y_train, x_test, y_test, natural, val_fraction, seed)
+    if fraction is not None:
+        limit = min(limit or len(y_train), max(1, round(fraction * len(y_train))))
+    if limit is not None and limit < len(y_train):
+        _, keep = _stratified_split(y_train, limit / len(y_train), seed)
+        x_train, y_train = x_train[keep], y_train[keep]
+    data = _finish(kind, x_train, y_train, x_test, y_test, natural, val_fraction, seed)
+    return data if resolution is None else resized(data, resolution)
+
+
+def resized(data: Dataset, resolution: int) -> Dataset:
+    """``data`` with every split resized to ``resolution`` x ``resolution``."""
+
+    def resize(x: torch.Tensor) -> torch.Tensor:
+        if len(x) == 0 or tuple(x.shape[2:]) == (resolution, resolution):
+            return x
+        size = (resolution, resolution)
+        return torch.nn.functional.interpolate(
+            x, size=size, mode="bilinear", antialias=True, align_corners=False
+        ).contiguous()
+
+    same = data.input_size == (resolution, resolution)
+    return replace(
+        data,
+        name=data.name if same else f"{data.name}@{resolution}x{resolution}",
+        x_train=resize(data.x_train),
+        x_val=resize(data.x_val),
+        x_test=resize(data.x_test),
+    )
 
 
 Arrays = tuple[np.ndarray, np.ndarray]

@@ -21,14 +21,16 @@ from .architecture import Architecture
 from .build import build_model
 from .data import Dataset
 from .profiler import QUICK_LATENCY, measure_latency, static_costs
+from .searchers.pruners import ParetoAshaPruner
 from .space import DEFAULT_HYPERPARAMETERS, Distribution, SearchSpace
 from .study import (
     CONSTRAINT_ATTRS,
     OBJECTIVE_ATTRS,
     QUEUED_ARCHITECTURE,
-    STATUS_PRUNED,
-    mark,
+    frozen,
     record_candidate,
+    record_epochs,
+    record_pruned,
     record_result,
     weights_file,
 )
@@ -109,7 +111,8 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     if ctx.on_candidate is not None:
         ctx.on_candidate(trial.number, arch, int(hp["epochs"]))
     config = TrainConfig.from_hyperparameters(hp, seed=seed)
-    result = train(model, data, config, ctx.device, _epoch_hook(trial, ctx))
+    hook = _epoch_hook(trial, ctx, config.epochs)
+    result = train(model, data, config, ctx.device, hook)
     if ctx.weights_dir is not None:
         torch.save(model.state_dict(), weights_file(ctx.weights_dir, trial.number))
     record_result(trial, result, time.perf_counter() - started)
@@ -135,17 +138,31 @@ def _costs(model: nn.Module, ctx: TrialContext) -> tuple[dict[str, Any], float]:
     return costs, static.elementwise_mac_share
 
 
-def _epoch_hook(trial: optuna.Trial, ctx: TrialContext) -> Callable[[int, float], None]:
-    """After each epoch: progress, and Optuna's pruners (single-objective studies only)."""
-    single = len(ctx.objectives) == 1
+def _epoch_hook(
+    trial: optuna.Trial, ctx: TrialContext, epochs: int
+) -> Callable[[int, float], None]:
+    """After each epoch: progress, then early stopping. The Pareto pruner (any study) reads
+    the accuracies this writes at its rungs; Optuna's pruners (single-objective studies only:
+    ``trial.report`` raises in the others) read ``trial.report``'s."""
+    pruner = trial.study.pruner
+    pareto = isinstance(pruner, ParetoAshaPruner)
+    single = len(ctx.objectives) == 1 and not pareto
+    accuracies: list[float] = []
 
     def on_epoch(epoch: int, accuracy: float) -> None:
         if ctx.on_epoch is not None:
             ctx.on_epoch(trial.number, epoch, accuracy)
-        if single:
+        accuracies.append(accuracy)
+        if pareto and pruner.is_rung(epoch + 1, epochs):
+            record_epochs(trial, accuracies)
+            verdict = pruner.judge(trial.study, frozen(trial))
+            if verdict.prune:
+                record_pruned(trial, accuracies, verdict.reason)
+                raise optuna.TrialPruned(verdict.reason)
+        elif single:
             trial.report(accuracy, epoch)
             if trial.should_prune():
-                mark(trial, STATUS_PRUNED, f"pruned after epoch {epoch + 1}")
+                record_pruned(trial, accuracies, f"stopped after epoch {epoch + 1}")
                 raise optuna.TrialPruned()
 
     return on_epoch

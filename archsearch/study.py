@@ -68,6 +68,9 @@ RESULT_ATTR = "result"
 QUEUED_ARCHITECTURE = "queued_architecture"
 #: user attribute of the queued trials of a grid run
 GRID_POINT = "grid_point"
+#: user attribute with a running trial's validation accuracy per epoch so far, written at the
+#: pruner's rungs (the pruner's state: other workers read it from the storage)
+EPOCHS_ATTR = "epoch_accuracy"
 #: user attributes an enqueued trial carries that its retry must carry too
 QUEUED_ATTRS = (QUEUED_ARCHITECTURE, "alpha_history", "darts")
 
@@ -124,6 +127,26 @@ def record_result(trial: optuna.Trial, result: TrainResult, wall_seconds: float)
     )
 
 
+def record_epochs(trial: optuna.Trial, accuracies: list[float]) -> None:
+    """Write a running trial's validation accuracy after each epoch so far."""
+    trial.set_user_attr(EPOCHS_ATTR, list(accuracies))
+
+
+def record_pruned(trial: optuna.Trial, accuracies: list[float], reason: str) -> None:
+    """Write a trial stopped early: its last accuracy and curve, and why it stopped."""
+    trial.set_user_attr(
+        RESULT_ATTR,
+        {
+            "status": STATUS_PRUNED,
+            "reason": reason,
+            "val_accuracy": accuracies[-1],
+            "best_val_accuracy": max(accuracies),
+            "val_curve": list(accuracies),
+            "epochs": len(accuracies),
+        },
+    )
+
+
 def mark(
     trial: optuna.Trial | FrozenTrial,
     status: Status,
@@ -175,6 +198,18 @@ def record_of(trial: FrozenTrial | optuna.Trial) -> dict[str, Any]:
     return {**attrs.get(CANDIDATE_ATTR, {}), **attrs.get(RESULT_ATTR, {}), **flat}
 
 
+def epoch_accuracies(trial: FrozenTrial) -> list[float]:
+    """A trial's validation accuracy per epoch: the whole curve once it has a result, else
+    what it has written at the rungs so far."""
+    record = record_of(trial)
+    return list(record.get("val_curve") or record.get(EPOCHS_ATTR) or [])
+
+
+def frozen(trial: optuna.Trial) -> FrozenTrial:
+    """A live trial as stored now (what Optuna's own ``should_prune`` hands a pruner)."""
+    return trial.study._storage.get_trial(trial._trial_id)  # no public reader in Optuna
+
+
 def status_of(trial: FrozenTrial) -> Status | Literal["running", "waiting"]:
     """How a trial ended (one of :data:`STATUSES`), or ``running`` / ``waiting``."""
     if trial.state == TrialState.RUNNING:
@@ -218,6 +253,17 @@ def completed(study: optuna.Study) -> list[FrozenTrial]:
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if record_of(t).get("status", STATUS_OK) == STATUS_OK
+    ]
+
+
+def judged(study: optuna.Study) -> list[FrozenTrial]:
+    """Trials that a search budget counts: trained to the end, or stopped early after at
+    least one epoch. (Infeasible candidates are never trained, and cost next to nothing.)"""
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if status_of(t) == STATUS_OK
+        or (status_of(t) == STATUS_PRUNED and record_of(t).get("epochs"))
     ]
 
 

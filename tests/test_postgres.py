@@ -18,6 +18,7 @@ def test_four_workers_one_killed(postgres_url: str, tmp_path: Path, tiny_space: 
             space=str(tiny_space),
             dataset="synthetic",
             searcher="random",
+            pruner="none",  # these tests count trials trained to the end
             name="pg4",
             trials=1,
             epochs=120,
@@ -39,6 +40,7 @@ def test_grid_over_four_workers_evaluates_each_point_once(
             space=str(tiny_space),
             dataset="synthetic",
             searcher="grid",
+            pruner="none",  # these tests count trials trained to the end
             name="pgg",
             trials=4,
             workers=4,
@@ -67,6 +69,7 @@ def test_worker_rides_out_a_database_restart(
             space=str(tiny_space),
             dataset="synthetic",
             searcher="random",
+            pruner="none",  # these tests count trials trained to the end
             name="pgr",
             trials=1,
             epochs=60,
@@ -116,8 +119,9 @@ def test_a_killed_run_leaves_no_trial_running_once_the_worker_is_done(
 
     run = subprocess.Popen(
         [sys.executable, "-m", "archsearch", "run", "--space", str(tiny_space), "--dataset",
-         "synthetic", "--searcher", "random", "--trials", "4", "--epochs", "60", "--device",
-         "cpu", "--storage", postgres_url, "--study", "rk", "--name", "rk", "--heartbeat", "1",
+         "synthetic", "--searcher", "random", "--pruner", "none", "--trials", "4", "--epochs",
+         "60", "--device", "cpu", "--storage", postgres_url, "--study", "rk", "--name", "rk",
+         "--heartbeat", "1",
          "--runs-dir", str(tmp_path / "runs"), "--reports-dir", str(tmp_path / "reports")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

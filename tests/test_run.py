@@ -35,6 +35,7 @@ def config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
         "device": "cpu",
         "trials": 3,
         "name": "t",
+        "pruner": "none",  # trials trained to the end; early stopping: tests/test_pruners.py
     }
     return RunConfig(**{**base, **changes})  # type: ignore[arg-type]
 
@@ -191,6 +192,8 @@ def run_command(space: Path, tmp_path: Path, name: str, trials: int, epochs: int
         str(tmp_path / "reports"),
         "--searcher",
         "random",
+        "--pruner",
+        "none",
         "--device",
         "cpu",
         "--epochs",

@@ -27,6 +27,7 @@ def create_study(tmp_path: Path, space: Path, name: str, epochs: int) -> RunResu
         space=str(space),
         dataset="synthetic",
         searcher="random",
+        pruner="none",  # these tests count trials trained to the end
         name=name,
         trials=1,
         epochs=epochs,
@@ -52,6 +53,8 @@ def test_run_with_two_local_workers(tmp_path: Path, tiny_space: Path) -> None:
             "2",
             "--searcher",
             "random",
+            "--pruner",
+            "none",
             "--name",
             "w",
             "--device",

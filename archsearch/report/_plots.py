@@ -226,3 +226,44 @@ def rank_figure(info: RankInfo) -> go.Figure:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
+
+
+def hypervolume_figure(
+    curves: list[tuple[str, list[float], list[float], list[float]]],
+) -> go.Figure:
+    """Hypervolume against wall time, one line per searcher (mean over seeds, ± std band);
+    ``curves``: (label, seconds, mean, std)."""
+    fig = go.Figure()
+    for index, (label, times, mean, std) in enumerate(curves):
+        color = COLORS[index % len(COLORS)]
+        upper = [m + s for m, s in zip(mean, std, strict=True)]
+        lower = [m - s for m, s in zip(mean, std, strict=True)]
+        fig.add_trace(
+            go.Scatter(
+                x=[*times, *times[::-1]],
+                y=[*upper, *lower[::-1]],
+                fill="toself",
+                fillcolor=color,
+                opacity=0.15,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=times,
+                y=mean,
+                mode="lines",
+                name=label,
+                line={"color": color, "width": 2},
+                meta={"kind": "hypervolume"},
+            )
+        )
+    fig.update_layout(
+        title="Hypervolume against wall time (mean ± std over seeds)",
+        xaxis_title="seconds since the run started",
+        yaxis_title="hypervolume",
+        **LAYOUT,
+    )
+    return fig

@@ -16,7 +16,9 @@ from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
 from ..study import OBJECTIVES, Objective
 
 Searcher = Literal["random", "grid", "tpe", "nsga2", "darts"]
-Pruner = Literal["median", "hyperband", "none"]
+Pruner = Literal["auto", "pareto-asha", "median", "successive-halving", "hyperband", "none"]
+#: Optuna's own pruners, which rank one value: single-objective studies only
+OPTUNA_PRUNERS = ("median", "successive-halving", "hyperband")
 
 # 80 trials of the mobile space on digits take 4 to 8 minutes on 2 CPU cores (see
 # benchmarks/RESULTS.md), leaving room within the 10 minutes the default run must fit in.
@@ -44,13 +46,20 @@ class RunConfig:
     reports_dir: str = "reports"
     storage: str | None = None
     study: str | None = None
-    pruner: Pruner = "median"  # single-objective studies only
+    # auto: pareto-asha for several objectives, median for one (DARTS: none; see `pruner_name`)
+    pruner: Pruner = "auto"
+    min_epochs: int = 1  # pareto-asha / successive-halving: the first rung
+    reduction_factor: int = 3  # ... and η: rungs at r, rη, rη², only the top 1/η go on
     max_flops: float | None = None
     max_params: float | None = None
     max_mac: float | None = None
     max_latency_ms: float | None = None
     latency_threads: int | None = None
     val_fraction: float = 0.2
+    # cheaper search data: part of the training set (per class), a lower input size
+    train_limit: int | None = None
+    train_fraction: float | None = None
+    resolution: int | None = None
     # DARTS (searcher "darts")
     darts_mode: DartsMode = "full"
     darts_order: DartsOrder = "first"
@@ -79,10 +88,20 @@ class RunConfig:
         _choice("darts_mode", self.darts_mode, get_args(DartsMode))
         _choice("darts_order", self.darts_order, get_args(DartsOrder))
         _choice("cost", self.cost, get_args(Cost))
-        for name in ("trials", "workers", "heartbeat", "darts_epochs"):
+        if len(objectives) > 1 and self.pruner in OPTUNA_PRUNERS:
+            raise ConfigError(
+                "pruner",
+                f"Optuna's {self.pruner} pruner ranks one objective, and this run has"
+                f" {len(objectives)}: use pareto-asha (or none)",
+            )
+        if self.reduction_factor < 2:
+            raise ConfigError("reduction_factor", "must be at least 2")
+        for name in ("trials", "workers", "heartbeat", "darts_epochs", "min_epochs"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, "must be at least 1")
-        for name in ("epochs", "latency_threads"):
+        if self.train_fraction is not None and not 0 < self.train_fraction <= 1:
+            raise ConfigError("train_fraction", f"must be in (0, 1], got {self.train_fraction}")
+        for name in ("epochs", "latency_threads", "train_limit", "resolution"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(name, "must be at least 1")
         for name in ("derive_top", "cost_weight"):
@@ -100,6 +119,17 @@ class RunConfig:
     @property
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.run_name
+
+    @property
+    def pruner_name(self) -> Pruner:
+        """The pruner ``auto`` stands for: the Pareto pruner when there are several objectives,
+        Optuna's median pruner for one, none for DARTS (its few derived networks are all
+        meant to train)."""
+        if self.pruner != "auto":
+            return self.pruner
+        if self.searcher == "darts":
+            return "none"
+        return "pareto-asha" if len(self.objectives) > 1 else "median"
 
     @property
     def constraints(self) -> dict[str, float]:

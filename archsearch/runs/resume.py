@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 from ..data import Dataset
 from ..errors import ArchsearchError, ConfigError
 from ..objective import Candidates
+from ..searchers.pruners import ParetoAshaPruner
 from ..space import SearchSpace, read_space_text, space_from_text
 from ..study import (
     GRID_POINT,
@@ -180,6 +181,8 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
         "epochs": config.epochs,
         "architecture": fixed,
         "hyperparameter_space": hp,
+        "pruner": [config.pruner_name, config.min_epochs, config.reduction_factor],
+        "fidelity": [config.train_limit, config.train_fraction, config.resolution],
         "darts": [
             config.darts_mode,
             config.darts_order,
@@ -260,8 +263,9 @@ def open_study(
         raise ConfigError("storage", f"'{storage}': {err}") from None
     fingerprint = _fingerprint(config, space_text, candidates)
     stored = study.user_attrs.get("fingerprint")
-    if stored is not None and stored != fingerprint:
-        changed = sorted(k for k in fingerprint if stored.get(k) != fingerprint[k])
+    # a key the stored fingerprint lacks came in after that study was made: not a change
+    changed = sorted(k for k in stored or {} if stored[k] != fingerprint.get(k))
+    if changed:
         raise mismatch(study, config, changed)
     if stored is None:
         _describe(study, config, fingerprint, space_text, data, grid)
@@ -301,12 +305,19 @@ def _describe(
 
 
 def pruner(config: RunConfig) -> optuna.pruners.BasePruner:
-    """Optuna's pruners work in single-objective studies only."""
-    if len(config.objectives) > 1 or config.pruner == "none":
-        return optuna.pruners.NopPruner()
-    if config.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    """The run's early stopping (see :attr:`RunConfig.pruner_name`)."""
+    name = config.pruner_name
+    if name == "pareto-asha":
+        return ParetoAshaPruner(config.min_epochs, config.reduction_factor)
+    if name == "successive-halving":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=config.min_epochs, reduction_factor=config.reduction_factor
+        )
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(reduction_factor=config.reduction_factor)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    return optuna.pruners.NopPruner()
 
 
 def recover_interrupted(study: optuna.Study, reason: str = "interrupted (process died)") -> int:

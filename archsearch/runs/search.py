@@ -36,7 +36,7 @@ from ..study import (
     OBJECTIVES,
     architecture_of,
     best_values,
-    completed,
+    judged,
     pareto_trials,
     status_counts,
     test_accuracies,
@@ -66,7 +66,7 @@ def run_search(
         candidates = Candidates(space=space, epochs=config.epochs)
     elif space_text is None:
         space_text = read_space_text(config.space)[0] if candidates.space is not None else ""
-    data = data or load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
+    data = data or run_data(config)
     check_input_size(candidates, data, config.seed)
     device = resolve_device(config.device)
     trials = config.trials
@@ -87,7 +87,7 @@ def run_search(
     )
     study = opened.study
     if progress.on_start is not None:
-        progress.on_start(config.run_name, len(completed(study)), trials)
+        progress.on_start(config.run_name, len(judged(study)), trials)
     if config.workers > 1:
         from .workers import run_local_workers
 
@@ -97,6 +97,19 @@ def run_search(
         budget = Budget(trials=trials, timeout=config.timeout)
         search(searcher, study, ctx, budget, opened.shared, [_progress_callback(config, progress)])
     return finish(config, study, data, device, opened.storage, started, opened.resumed)
+
+
+def run_data(config: RunConfig) -> Dataset:
+    """The run's data set, at the run's fidelity (``train_limit`` / ``train_fraction`` /
+    ``resolution``)."""
+    return load_dataset(
+        config.dataset,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        limit=config.train_limit,
+        fraction=config.train_fraction,
+        resolution=config.resolution,
+    )
 
 
 def check_input_size(candidates: Candidates, data: Dataset, seed: int) -> None:
@@ -163,7 +176,8 @@ def _progress_callback(config: RunConfig, progress: RunProgress) -> TrialCallbac
         done: list[optuna.trial.FrozenTrial],
     ) -> None:
         if progress.on_trial is not None:
-            progress.on_trial(trial, best_values(done, config.objectives), len(done))
+            best = best_values(done, config.objectives)
+            progress.on_trial(trial, best, len(judged(study)))
 
     return report_trial
 

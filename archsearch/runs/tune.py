@@ -72,6 +72,4 @@ def tune(
         progress.on_message(f"grid: {grid_size(search_grid(candidates))} points")
     # what must match for a re-run to continue: the architecture and which flags were given
     text = f"tune {architecture.to_json()} {sorted(given)}"
-    return run_search(
-        config, candidates=candidates, space_text=text, progress=progress
-    )
+    return run_search(config, candidates=candidates, space_text=text, progress=progress)

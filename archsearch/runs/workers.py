@@ -17,14 +17,14 @@ from typing import Any
 
 import optuna
 
-from ..data import Dataset, load_dataset
+from ..data import Dataset
 from ..errors import ConfigError
 from ..objective import Candidates
 from ..searchers import Budget, OptunaSearcher, grid_size
 from ..space import space_from_text
-from ..study import OBJECTIVES, best_values, completed
+from ..study import OBJECTIVES, best_values, completed, judged
 from ..train import resolve_device
-from .config import RunConfig, RunProgress
+from .config import OPTUNA_PRUNERS, RunConfig, RunProgress
 from .resume import (
     load_run_space,
     open_storage,
@@ -33,7 +33,7 @@ from .resume import (
     pruner,
     require_study,
 )
-from .search import check_input_size, search, search_grid, trial_context
+from .search import check_input_size, run_data, search, search_grid, trial_context
 
 #: run options that belong to one worker process (as do its device, trials, heartbeat and
 #: seed): a worker's own value wins, and it is never checked against the study's
@@ -114,8 +114,8 @@ def run_local_workers(
             trials_now = study.get_trials(deepcopy=False)
             for trial in trials_now[seen:]:
                 if trial.state.is_finished() and progress.on_trial is not None:
-                    done = completed(study)
-                    progress.on_trial(trial, best_values(done, config.objectives), len(done))
+                    best = best_values(completed(study), config.objectives)
+                    progress.on_trial(trial, best, len(judged(study)))
             while seen < len(trials_now) and trials_now[seen].state.is_finished():
                 seen += 1
     except KeyboardInterrupt:
@@ -123,7 +123,7 @@ def run_local_workers(
             process.terminate()
         raise
     failures = [p.stderr.read() if p.stderr else "" for p in processes if p.returncode]
-    if failures and len(completed(study)) < trials:
+    if failures and len(judged(study)) < trials:
         raise ConfigError("workers", "a worker failed: " + failures[0].strip().splitlines()[-1])
 
 
@@ -143,7 +143,8 @@ def run_worker(
     ``options`` are :class:`RunConfig` fields given for the run (``space``, ``dataset``,
     ``epochs``, ``objectives``, constraints ...). A study that does not exist yet is created
     from them (``space`` at least) as ``archsearch run`` would; an existing one must have been
-    made with the same values. Returns the number of completed trials in the study.
+    made with the same values. Returns the number of judged trials in the study
+    (:func:`archsearch.study.judged`).
     """
     options = dict(options or {})
     own = {k: options.pop(k) for k in PER_WORKER if k in options}
@@ -187,14 +188,14 @@ def run_worker(
         pruner=pruner(config),
     )
     if data is None:
-        data = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
+        data = run_data(config)
     device_used = resolve_device(config.device)
     ctx = trial_context(config, candidates, data, device_used, progress or RunProgress())
     budget = trials or config.trials
     if grid is not None:
         budget = min(budget, grid_size(grid))
     search(searcher, study, ctx, Budget(trials=budget, timeout=config.timeout), True, [])
-    return len(completed(study))
+    return len(judged(study))
 
 
 def _create(config: RunConfig) -> Dataset:
@@ -204,7 +205,7 @@ def _create(config: RunConfig) -> Dataset:
         raise ConfigError("searcher", "'darts' runs in one process: start it with a run")
     space, space_text = load_run_space(config.space)
     candidates = Candidates(space=space, epochs=config.epochs)
-    data = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
+    data = run_data(config)
     check_input_size(candidates, data, config.seed)
     grid = search_grid(candidates) if config.searcher == "grid" else None
     searcher = OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
@@ -220,9 +221,7 @@ def _create(config: RunConfig) -> Dataset:
     return data
 
 
-def _stored_config(
-    study: optuna.Study, storage: str, options: dict[str, Any]
-) -> RunConfig:
+def _stored_config(study: optuna.Study, storage: str, options: dict[str, Any]) -> RunConfig:
     """The run's options as stored in ``study``, checked against those a worker was given."""
     stored = study.user_attrs.get("config")
     space_yaml = study.user_attrs.get("space_yaml")
@@ -232,7 +231,12 @@ def _stored_config(
             f"'{study.study_name}' was not created by `archsearch run` with a space:"
             " nothing for a worker to search",
         )
-    config = RunConfig(**{k: v for k, v in stored.items() if k in RunConfig.__dataclass_fields__})
+    fields = {k: v for k, v in stored.items() if k in RunConfig.__dataclass_fields__}
+    if len(fields.get("objectives", ())) > 1 and fields.get("pruner") in OPTUNA_PRUNERS:
+        # made before pareto-asha, when every run stored the single-objective default,
+        # which did nothing in a multi-objective study
+        fields["pruner"] = "none"
+    config = RunConfig(**fields)
     if config.searcher == "darts":
         raise ConfigError("study", "a DARTS run is a single process: workers cannot join it")
     remedy = "leave it out to join the study, or choose another study"

@@ -19,7 +19,7 @@ TrialCallback = Callable[
 
 @dataclass(frozen=True)
 class Budget:
-    trials: int  # completed (fully trained) trials to reach
+    trials: int  # judged trials to reach: trained to the end or stopped early by the pruner
     timeout: float | None = None  # seconds of wall time, for this invocation
     max_attempts: int | None = None  # cap on trials started (infeasible ones are cheap)
 

@@ -12,7 +12,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import ArchsearchError
-from ..study import GRID_POINT, STATUS_PRUNED, completed, mark
+from ..study import GRID_POINT, STATUS_PRUNED, judged, mark
 from ._base import BaseSearcher, Budget, TrialCallback, guarded
 
 SamplerName = Literal["random", "grid", "tpe", "nsga2"]
@@ -72,7 +72,7 @@ class OptunaSearcher(BaseSearcher):
         budget: Budget,
         callbacks: Sequence[TrialCallback] = (),
     ) -> None:
-        if len(completed(study)) >= budget.trials:
+        if len(judged(study)) >= budget.trials:
             return
         # a grid run evaluates exactly the queued grid points (queued when the study was made;
         # workers take queued trials atomically): it ends when the queue is empty
@@ -90,8 +90,8 @@ class OptunaSearcher(BaseSearcher):
             return guarded_evaluate(trial)
 
         def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            done = self.after_trial(study, trial, callbacks)
-            if len(done) >= budget.trials or (grid and not _waiting(study)):
+            self.after_trial(study, trial, callbacks)
+            if len(judged(study)) >= budget.trials or (grid and not _waiting(study)):
                 study.stop()
 
         started = time.monotonic()
@@ -105,7 +105,7 @@ class OptunaSearcher(BaseSearcher):
                 else max(1.0, budget.timeout - (time.monotonic() - started))
             )
             try:
-                if len(completed(study)) >= budget.trials or (grid and not _waiting(study)):
+                if len(judged(study)) >= budget.trials or (grid and not _waiting(study)):
                     break
                 study.optimize(
                     objective,
@@ -131,9 +131,9 @@ class OptunaSearcher(BaseSearcher):
                 time.sleep(wait)
         timed_out = budget.timeout is not None and time.monotonic() - started >= budget.timeout
         exhausted = grid and not _waiting(study)
-        if len(completed(study)) < budget.trials and not (timed_out or exhausted):
+        if len(judged(study)) < budget.trials and not (timed_out or exhausted):
             raise ArchsearchError(
-                f"{limit} candidates tried and only {len(completed(study))} trained: the"
+                f"{limit} candidates tried and only {len(judged(study))} trained: the"
                 " constraints or the space leave too few feasible candidates"
             )
 

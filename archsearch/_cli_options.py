@@ -1,0 +1,132 @@
+"""The command line's shared options: typed flags used by several commands, and the table of a
+run's options (RunConfig field → type, flag, help) that ``run``, ``worker`` and ``bench search``
+build their flags from, so a run option is declared once."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SpaceOpt = Annotated[
+    str,
+    typer.Option(
+        "--space",
+        help="A built-in space name (see `archsearch spaces`) or a path to a space YAML file.",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option(help="Random seed (Optuna's RandomSampler).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ClassesOpt = Annotated[int, typer.Option("--classes", min=1, help="Number of output classes.")]
+ChannelsOpt = Annotated[int, typer.Option("--channels", min=1, help="Input channels.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+RunsDirOpt = Annotated[str, typer.Option("--runs-dir", help="Folder of the runs.")]
+ReportsDirOpt = Annotated[str, typer.Option("--reports-dir", help="Folder of the reports.")]
+DATASETS = "digits (built-in), synthetic, mnist:DIR, fashion-mnist:DIR, cifar10:DIR or folder:DIR."
+
+#: a run's options: RunConfig field → (type, flag, help). `run` takes them all with
+#: RunConfig's defaults; `worker` takes those a worker may create or check a study with.
+RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
+    "space": (str, "--space", SpaceOpt.__metadata__[0].help or ""),
+    "dataset": (str, "--dataset", DATASETS),
+    "searcher": (
+        str,
+        "--searcher",
+        "tpe (sample-efficient, multi-objective), nsga2, random, grid or darts.",
+    ),
+    "objectives": (
+        str,
+        "--objectives",
+        "Comma-separated: accuracy, flops, params, mac, latency"
+        " (one: a single-objective study; several: multi-objective).",
+    ),
+    "trials": (int, "--trials", "Trials to judge: trained to the end or stopped early."),
+    "timeout": (float, "--timeout", "Stop after this many seconds."),
+    "epochs": (int, "--epochs", "Epochs per candidate (overrides the space)."),
+    "device": (str, "--device", DeviceOpt.__metadata__[0].help or ""),
+    "seed": (int, "--seed", "Sampler and training seed."),
+    "name": (str, "--name", "Run name: files go to RUNS_DIR/NAME (default: SPACE-SEARCHER)."),
+    "runs_dir": (str, "--runs-dir", "Folder of the runs."),
+    "reports_dir": (str, "--reports-dir", "Folder of the reports."),
+    "storage": (str, "--storage", "Any Optuna storage URL (default: SQLite in the run's folder)."),
+    "study": (str, "--study", "Study name in --storage."),
+    "pruner": (
+        str,
+        "--pruner",
+        "auto (pareto-asha for several objectives, median for one), pareto-asha, median,"
+        " successive-halving, hyperband (these three: one objective only) or none.",
+    ),
+    "min_epochs": (int, "--min-epochs", "Early stopping: the first rung (epochs)."),
+    "reduction_factor": (int, "--reduction-factor", "Early stopping: η (the top 1/η go on)."),
+    "train_limit": (int, "--train-limit", "Search on N training images (per-class sample)."),
+    "train_fraction": (float, "--train-fraction", "Search on this fraction of the images."),
+    "resolution": (int, "--resolution", "Search at R x R inputs (every split resized)."),
+    "max_flops": (float, "--max-flops", "Constraint: at most this many multiply-adds."),
+    "max_params": (float, "--max-params", "Constraint: at most this many parameters."),
+    "max_mac": (float, "--max-mac", "Constraint: at most this memory access cost (elements)."),
+    "max_latency_ms": (float, "--max-latency-ms", "Constraint: at most this latency (ms)."),
+    "latency_threads": (int, "--threads", "CPU threads for latency."),
+    "darts_mode": (str, "--darts-mode", "DARTS: full (every op runs) or gumbel (one path)."),
+    "darts_order": (str, "--darts-order", "DARTS: first- or second-order (unrolled)."),
+    "darts_epochs": (int, "--darts-epochs", "DARTS: supernet epochs."),
+    "cost": (str, "--cost", "DARTS cost-aware loss: flops, mac or latency (measured here)."),
+    "cost_weight": (float, "--cost-weight", "DARTS: weight of the cost-aware loss."),
+    "derive_top": (int, "--derive-top", "DARTS: also retrain the K next most likely networks."),
+    "workers": (int, "--workers", "Local worker processes sharing the run's study."),
+    "devices": (str, "--devices", "Devices for the workers, e.g. cuda:0,cuda:1 (round robin)."),
+    "heartbeat": (int, "--heartbeat", "Worker heartbeat (s); a trial silent for 3 is retried."),
+}
+WORKER_RUN_OPTIONS = (
+    "space", "dataset", "searcher", "objectives", "epochs", "timeout", "runs_dir", "pruner",
+    "min_epochs", "reduction_factor", "train_limit", "train_fraction", "resolution",
+    "max_flops", "max_params", "max_mac", "max_latency_ms",
+)  # fmt: skip
+#: RunConfig field → flag, to name flags in messages (ConfigError names the field)
+FLAGS = {field: flag for field, (_, flag, _) in RUN_OPTIONS.items()} | {"input": "--input"}
+
+
+def with_run_options(names: tuple[str, ...], defaults: bool = True) -> Callable[[F], F]:
+    """Add the run options ``names`` to a command's flags, passed as keyword arguments named
+    after their RunConfig fields. ``defaults``: RunConfig's (else None: not given)."""
+    from .runs import RunConfig
+
+    config_defaults = {f.name: f.default for f in fields(RunConfig)}
+
+    def decorate(command: F) -> F:
+        own = [
+            p
+            for p in inspect.signature(command, eval_str=True).parameters.values()
+            if p.kind is not p.VAR_KEYWORD
+        ]
+        added = []
+        for name in names:
+            kind, flag, help_text = RUN_OPTIONS[name]
+            default = config_defaults[name] if defaults else None
+            if name == "objectives" and default is not None:
+                default = ",".join(default)
+            annotation = kind if default is not None else kind | None
+            added.append(
+                inspect.Parameter(
+                    name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=default,
+                    annotation=Annotated[annotation, typer.Option(flag, help=help_text)],
+                )
+            )
+        command.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+def run_config_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The flags' values as RunConfig fields (flags not given left out)."""
+    given = {k: v for k, v in options.items() if k in RUN_OPTIONS and v is not None}
+    if "objectives" in given:
+        given["objectives"] = tuple(o.strip() for o in given["objectives"].split(",") if o.strip())
+    return given

@@ -1,0 +1,502 @@
+"""``archsearch bench search``: searchers compared on one space and data set at equal wall time,
+over several seeds — the question every NAS paper since Li & Talwalkar (2019) asks first.
+
+Each (searcher, seed) is an ordinary run (:func:`run_search`) with ``timeout = budget_s``,
+stored in its own study under ``OUT/runs``; everything measured is read back from the studies:
+
+- the hypervolume of the (validation accuracy, cost) front, on fixed axes: error normalised by
+  the chance error, ``(1 - acc) / (1 - 1/classes)``, and the log cost normalised to the space's
+  cost range, ``(log c - log c_min) / (log c_max - log c_min)`` (clipped to [0, 1]), where the
+  range is that of 256 architectures sampled from the space and counted by the static
+  profiler. The reference point is (1, 1): a front's hypervolume is the share of the unit
+  square it dominates. Only trials finished within ``budget_s`` of the run's start count;
+- the same hypervolume over time (the anytime curve), the time each searcher needs to reach
+  the first searcher's final hypervolume, trials completed and pruned, the best accuracy under
+  two cost budgets, and the hypervolume of the front's test accuracies.
+
+Runs go one after another with all the machine's threads, or ``parallel`` side by side with
+the threads split evenly (every run gets the same share: ``threads`` each), in fresh
+processes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, fields, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import torch
+from optuna.trial import TrialState
+
+from ..errors import ConfigError
+from ..pareto import hypervolume_2d
+from ..study import OBJECTIVE_ATTRS, judged, record_of, status_of, test_accuracies
+from .config import RunConfig
+from .resume import load_run_space, open_storage
+from .search import run_data
+
+#: the static costs a benchmark can normalise (latency has no range known before measuring)
+BENCH_COSTS = ("flops", "params", "mac")
+COST_RANGE_SAMPLES = 256
+CURVE_POINTS = 60
+WARM_UP_IMAGES = 256
+
+
+@dataclass(frozen=True)
+class BenchEntry:
+    """One searcher of the comparison: a label and the run options it differs by."""
+
+    label: str
+    options: dict[str, Any]
+
+
+def parse_entries(text: str) -> list[BenchEntry]:
+    """``random,tpe,tpe:pruner=none:train_limit=500`` → entries; each ``key=value`` is a
+    :class:`RunConfig` field (``searcher`` is the part before the first colon)."""
+    known = {f.name: f for f in fields(RunConfig)}
+    entries = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        searcher, *pairs = item.split(":")
+        options: dict[str, Any] = {"searcher": searcher}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or key not in known:
+                raise ConfigError("searchers", f"'{pair}' in '{item}' is not FIELD=VALUE")
+            options[key] = _typed(value.strip(), RunConfig.__dataclass_fields__[key].default)
+        entries.append(BenchEntry(item, options))
+    if not entries:
+        raise ConfigError("searchers", "give at least one searcher")
+    if len({e.label for e in entries}) != len(entries):
+        raise ConfigError("searchers", "a searcher is listed twice")
+    return entries
+
+
+def _typed(value: str, default: Any) -> Any:
+    if isinstance(default, str):
+        return value
+    if value.lower() in ("none", "null"):
+        return None
+    if isinstance(default, bool):
+        return value.lower() in ("1", "true", "yes")
+    for kind in (int, float):
+        if isinstance(default, kind) or default is None:
+            try:
+                return kind(value)
+            except ValueError:
+                continue
+    return value
+
+
+@dataclass(frozen=True)
+class CostScale:
+    """The cost axis: log cost normalised to the space's range."""
+
+    cost: str
+    low: float
+    high: float
+
+    def normalise(self, value: float) -> float:
+        span = math.log(self.high) - math.log(self.low)
+        scaled = (math.log(max(value, 1.0)) - math.log(self.low)) / span if span > 0 else 0.0
+        return min(1.0, max(0.0, scaled))
+
+    def at(self, fraction: float) -> float:
+        """The cost at ``fraction`` of the log range (a cost budget)."""
+        return float(math.exp(math.log(self.low) + fraction * (math.log(self.high / self.low))))
+
+
+def cost_range(config: RunConfig, cost: str, samples: int = COST_RANGE_SAMPLES) -> CostScale:
+    """The range of ``cost`` over ``samples`` architectures of the space, counted by the static
+    profiler at the data's input size (networks built on the meta device: no weights)."""
+    from ..build import build_model
+    from ..profiler import static_costs
+
+    space, _ = load_run_space(config.space)
+    data = run_data(config)
+    shape = (1, data.in_channels, *data.input_size)
+    values = []
+    for arch in space.sample(samples, seed=0, input_size=data.input_size):
+        with torch.device("meta"):
+            model = build_model(arch, data.num_classes, data.in_channels)
+        values.append(float(getattr(static_costs(model, shape), cost)))
+    return CostScale(cost, max(min(values), 1.0), max(max(values), 1.0))
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    base: RunConfig  # space, data, objectives, epochs, fidelity: what every run shares
+    entries: tuple[BenchEntry, ...]
+    budget_s: float
+    seeds: tuple[int, ...] = (0, 1, 2)
+    parallel: int = 1
+    threads: int | None = None  # per run; default: the machine's threads / parallel
+    out_dir: str = "bench"
+    cost_budgets: tuple[float, float] | None = None  # default: 1/4 and 1/2 of the log range
+
+    def __post_init__(self) -> None:
+        if len(self.base.objectives) != 2 or "accuracy" not in self.base.objectives:
+            raise ConfigError("objectives", "a benchmark compares accuracy against one cost")
+        if self.cost not in BENCH_COSTS:
+            raise ConfigError("objectives", f"the cost must be one of {', '.join(BENCH_COSTS)}")
+        if self.budget_s <= 0:
+            raise ConfigError("budget_s", "must be positive")
+        if self.parallel < 1 or not self.seeds:
+            raise ConfigError("parallel", "give at least one seed and one process")
+
+    @property
+    def cost(self) -> str:
+        return next(o for o in self.base.objectives if o != "accuracy")
+
+    @property
+    def threads_per_run(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.parallel)
+
+
+@dataclass
+class RunMetrics:
+    label: str
+    seed: int
+    study: str
+    storage: str
+    hypervolume: float
+    test_hypervolume: float
+    completed: int
+    pruned: int
+    judged: int
+    best_under: tuple[float | None, float | None]
+    curve_t: list[float]
+    curve_hv: list[float]
+    front: list[tuple[float, float]]  # (cost, accuracy) of the validation front
+    wall_s: float
+
+
+@dataclass
+class BenchResult:
+    config: BenchConfig
+    scale: CostScale
+    budgets: tuple[float, float]
+    runs: list[RunMetrics] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    machine: str = ""
+
+
+def run_config(config: BenchConfig, entry: BenchEntry, seed: int) -> RunConfig:
+    out = Path(config.out_dir)
+    return RunConfig(
+        **{
+            **asdict(config.base),
+            **entry.options,
+            "seed": seed,
+            "timeout": config.budget_s,
+            "trials": 1_000_000,  # the wall time is the budget
+            "name": f"{_slug(entry.label)}-s{seed}",
+            "runs_dir": str(out / "runs"),
+            "reports_dir": str(out / "reports"),
+            "storage": None,
+            "study": None,
+            "workers": 1,
+            "latency_threads": config.threads_per_run,
+        }
+    )
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+
+
+def _one_run(run: RunConfig, threads: int) -> tuple[str, str, float]:
+    """In a fresh process: a warm-up, then the run, with this process's share of threads.
+
+    A fresh process spends seconds on its first trial (torch's first kernels, the profiler's
+    first trace): measured, that was most of a short budget. A one-trial, one-epoch run on a
+    small sample of the data, outside the clock, pays it before the clock starts.
+    """
+    import tempfile
+
+    from .search import run_search
+
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="archsearch-warm-up-") as scratch:
+        warm_up = replace(
+            run,
+            name="warm-up",
+            runs_dir=scratch,
+            reports_dir=scratch,
+            searcher="random",
+            pruner="none",
+            trials=1,
+            epochs=1,
+            timeout=None,
+            train_limit=min(run.train_limit or WARM_UP_IMAGES, WARM_UP_IMAGES),
+            train_fraction=None,
+        )
+        run_search(warm_up)
+    started = time.time()
+    result = run_search(run)
+    return result.storage, result.study.study_name, started
+
+
+def run_bench(
+    config: BenchConfig, on_progress: Callable[[str, int, int], None] | None = None
+) -> BenchResult:
+    """Run every (searcher, seed) for ``budget_s`` each, then measure them."""
+    runs = [
+        (entry, seed, run_config(config, entry, seed))
+        for seed in config.seeds
+        for entry in config.entries
+    ]
+    scale = cost_range(runs[0][2], config.cost)
+    budgets = config.cost_budgets or (scale.at(0.25), scale.at(0.5))
+    stored: dict[tuple[str, int], tuple[str, str, float]] = {}
+    done = 0
+    # one fresh process per run: none inherits another's warm caches
+    with ProcessPoolExecutor(
+        config.parallel, mp_context=get_context("spawn"), max_tasks_per_child=1
+    ) as pool:
+        futures = {
+            pool.submit(_one_run, run, config.threads_per_run): (entry.label, seed)
+            for entry, seed, run in runs
+        }
+        for future in as_completed(futures):
+            stored[futures[future]] = future.result()
+            done += 1
+            if on_progress is not None:
+                label, seed = futures[future]
+                on_progress(f"{label} seed {seed}", done, len(runs))
+    chance = 1.0 / _classes(next(iter(stored.values())))
+    result = BenchResult(config, scale, budgets, machine=_machine(config))
+    for entry, seed, _ in runs:
+        storage, name, started = stored[(entry.label, seed)]
+        study = optuna.load_study(study_name=name, storage=open_storage(storage))
+        result.runs.append(
+            measure_run(
+                study, storage, entry.label, seed, scale, chance, config.budget_s, budgets, started
+            )
+        )
+    result.rows = summary_rows(result.runs, config.budget_s)
+    result.files = write_bench(result)
+    return result
+
+
+def _classes(stored: tuple[str, str, float]) -> int:
+    storage, name, _ = stored
+    study = optuna.load_study(study_name=name, storage=open_storage(storage))
+    return int(study.user_attrs.get("num_classes", 10))
+
+
+def _machine(config: BenchConfig) -> str:
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    return (
+        f"{cpu}, {os.cpu_count()} CPU threads; {config.parallel} run(s) side by side with"
+        f" {config.threads_per_run} torch thread(s) each; torch {torch.__version__},"
+        f" optuna {optuna.__version__}"
+    )
+
+
+def front_points(
+    trials: Sequence[tuple[float, float]], scale: CostScale, chance: float
+) -> np.ndarray:
+    """(cost, accuracy) pairs on the benchmark's unit axes (minimised): normalised error and
+    normalised log cost."""
+    return np.array(
+        [[(1.0 - acc) / (1.0 - chance), scale.normalise(cost)] for cost, acc in trials]
+    ).reshape(-1, 2)
+
+
+def hypervolume(trials: Sequence[tuple[float, float]], scale: CostScale, chance: float) -> float:
+    """The share of the unit square that (cost, accuracy) pairs dominate (reference (1, 1))."""
+    return hypervolume_2d(front_points(trials, scale, chance), (1.0, 1.0))
+
+
+def measure_run(
+    study: optuna.Study,
+    storage: str,
+    label: str,
+    seed: int,
+    scale: CostScale,
+    chance: float,
+    budget_s: float,
+    budgets: tuple[float, float],
+    started: float,
+) -> RunMetrics:
+    """Everything the benchmark reports about one run, from its study."""
+    cost_attr = OBJECTIVE_ATTRS[scale.cost]
+    finished = []  # (seconds since the start, cost, val accuracy, number) of completed trials
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if status_of(trial) != "ok" or trial.datetime_complete is None:
+            continue
+        at = trial.datetime_complete.timestamp() - started
+        if at <= budget_s:
+            record = record_of(trial)
+            finished.append((at, float(record[cost_attr]), float(record["val_accuracy"]), trial))
+    finished.sort(key=lambda item: item[0])
+    pairs = [(cost, acc) for _, cost, acc, _ in finished]
+    times = [budget_s * (i + 1) / CURVE_POINTS for i in range(CURVE_POINTS)]
+    curve = [
+        hypervolume([(c, a) for t, c, a, _ in finished if t <= at], scale, chance) for at in times
+    ]
+    tests = test_accuracies(study)
+    tested = [(c, tests[t.number]) for _, c, _, t in finished if t.number in tests]
+    front = _front(pairs)
+    in_time = [t for t in judged(study) if _finished_by(t, started, budget_s)]
+    return RunMetrics(
+        label=label,
+        seed=seed,
+        study=study.study_name,
+        storage=storage,
+        hypervolume=hypervolume(pairs, scale, chance),
+        test_hypervolume=hypervolume(tested, scale, chance),
+        completed=len(pairs),
+        pruned=sum(1 for t in in_time if t.state == TrialState.PRUNED),
+        judged=len(in_time),
+        best_under=(
+            max((a for c, a in pairs if c <= budgets[0]), default=None),
+            max((a for c, a in pairs if c <= budgets[1]), default=None),
+        ),
+        curve_t=[round(t, 2) for t in times],
+        curve_hv=curve,
+        front=front,
+        wall_s=max((t for t, *_ in finished), default=0.0),
+    )
+
+
+def _finished_by(trial: optuna.trial.FrozenTrial, started: float, budget_s: float) -> bool:
+    end = trial.datetime_complete
+    return end is not None and end.timestamp() - started <= budget_s
+
+
+def _front(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (cost, accuracy) pairs no other pair beats in both, by cost."""
+    front: list[tuple[float, float]] = []
+    for cost, acc in sorted(pairs, key=lambda p: (p[0], -p[1])):
+        if not front or acc > front[-1][1]:
+            front.append((cost, acc))
+    return front
+
+
+def reach_time(curve_t: list[float], curve_hv: list[float], target: float) -> float | None:
+    """The first time the anytime curve reaches ``target``; None if it never does."""
+    return next((t for t, hv in zip(curve_t, curve_hv, strict=True) if hv >= target), None)
+
+
+def summary_rows(runs: list[RunMetrics], budget_s: float) -> list[dict[str, Any]]:
+    """One row per searcher: mean ± std over seeds. The first searcher is the baseline: the
+    others' time to reach its final hypervolume (mean over seeds) is given as a share of the
+    budget."""
+    labels = list(dict.fromkeys(r.label for r in runs))
+    baseline = float(np.mean([r.hypervolume for r in runs if r.label == labels[0]]))
+    rows = []
+    for label in labels:
+        mine = [r for r in runs if r.label == label]
+        reached = [reach_time(r.curve_t, r.curve_hv, baseline) for r in mine]
+        times = [t / budget_s for t in reached if t is not None]
+        rows.append(
+            {
+                "searcher": label,
+                "seeds": len(mine),
+                "hypervolume": _mean_std([r.hypervolume for r in mine], 4),
+                "test hypervolume": _mean_std([r.test_hypervolume for r in mine], 4),
+                "completed": _mean_std([r.completed for r in mine], 1),
+                "pruned": _mean_std([r.pruned for r in mine], 1),
+                "judged": _mean_std([r.judged for r in mine], 1),
+                "best acc, budget 1": _mean_std([r.best_under[0] for r in mine], 4),
+                "best acc, budget 2": _mean_std([r.best_under[1] for r in mine], 4),
+                "time to baseline hv": (
+                    f"{_mean_std(times, 2)} of budget ({len(times)}/{len(mine)} seeds)"
+                    if times
+                    else f"not reached (0/{len(mine)} seeds)"
+                ),
+            }
+        )
+    return rows
+
+
+def _mean_std(values: Sequence[float | None], digits: int) -> str:
+    present = [float(v) for v in values if v is not None]
+    if not present:
+        return "-"
+    mean, std = (
+        float(np.mean(present)),
+        float(np.std(present, ddof=1)) if len(present) > 1 else 0.0,
+    )
+    missing = len(values) - len(present)
+    text = f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return text + (f" ({missing} without)" if missing else "")
+
+
+def write_bench(result: BenchResult) -> dict[str, str]:
+    """The table as markdown and CSV, every run's figures as CSV, and the HTML report."""
+    from ..report import write_bench_report
+
+    out = Path(result.config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame(result.rows)
+    table.to_csv(out / "summary.csv", index=False)
+    (out / "summary.md").write_text(markdown_table(result), encoding="utf-8")
+    per_run = pd.DataFrame(
+        [
+            {
+                "searcher": r.label,
+                "seed": r.seed,
+                "study": r.study,
+                "hypervolume": r.hypervolume,
+                "test_hypervolume": r.test_hypervolume,
+                "completed": r.completed,
+                "pruned": r.pruned,
+                "judged": r.judged,
+                "best_acc_budget_1": r.best_under[0],
+                "best_acc_budget_2": r.best_under[1],
+                "last_trial_s": round(r.wall_s, 1),
+            }
+            for r in result.runs
+        ]
+    )
+    per_run.to_csv(out / "runs.csv", index=False)
+    report = write_bench_report(result, out / "bench.html")
+    return {
+        "summary_md": str(out / "summary.md"),
+        "summary_csv": str(out / "summary.csv"),
+        "runs_csv": str(out / "runs.csv"),
+        "report": str(report),
+    }
+
+
+def markdown_table(result: BenchResult) -> str:
+    """The summary as a markdown table, with how it was run."""
+    config = result.config
+    base = config.base
+    b1, b2 = result.budgets
+    cost = result.scale.cost
+    lines = [
+        f"Space `{base.space}`, data `{base.dataset}`"
+        + (f" (train limit {base.train_limit})" if base.train_limit else "")
+        + (f" (resolution {base.resolution})" if base.resolution else "")
+        + f", {config.budget_s:g} s per run, seeds {', '.join(map(str, config.seeds))}.",
+        f"Machine: {result.machine}.",
+        f"Hypervolume: reference (1, 1) on error / chance error and log {cost} normalised to"
+        f" the space's range [{result.scale.low:,.0f}, {result.scale.high:,.0f}]."
+        f" Budget 1: {cost} ≤ {b1:,.0f}; budget 2: {cost} ≤ {b2:,.0f}.",
+        "",
+    ]
+    columns = list(result.rows[0]) if result.rows else []
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|" + "---|" * len(columns))
+    for row in result.rows:
+        lines.append("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
