@@ -115,7 +115,7 @@ def load_dataset(
     if fraction is not None:
         limit = min(limit or len(y_train), max(1, round(fraction * len(y_train))))
     if limit is not None and limit < len(y_train):
-        _, keep = _stratified_split(y_train, limit / len(y_train), seed)
+        keep = _stratified_subset(y_train, limit, seed)
         x_train, y_train = x_train[keep], y_train[keep]
     data = _finish(kind, x_train, y_train, x_test, y_test, natural, val_fraction, seed)
     return data if resolution is None else resized(data, resolution)
@@ -199,6 +199,22 @@ def _stratified_split(
         val.append(idx[:cut])
         train.append(idx[cut:])
     return rng.permutation(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Exactly ``n`` indices, each class's share of them as in ``labels`` (largest remainder
+    rounding), drawn at random within each class; sorted."""
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    quotas = n * counts / counts.sum()
+    take = np.floor(quotas).astype(int)
+    for index in np.argsort(-(quotas - take), kind="stable")[: n - take.sum()]:
+        take[index] += 1
+    chosen = [
+        rng.choice(np.flatnonzero(labels == cls), size=k, replace=False)
+        for cls, k in zip(classes, take, strict=True)
+    ]
+    return np.sort(np.concatenate(chosen))
 
 
 def _need_dir(location: str, spec: str) -> Path:

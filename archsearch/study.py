@@ -66,13 +66,15 @@ CANDIDATE_ATTR = "candidate"
 RESULT_ATTR = "result"
 #: user attribute of an enqueued trial that fixes its architecture (DARTS derivations)
 QUEUED_ARCHITECTURE = "queued_architecture"
+#: user attribute of a reference network's trial (``--searcher zoo``): "mobilenet_v2@0.25"
+REFERENCE_NETWORK = "reference_network"
 #: user attribute of the queued trials of a grid run
 GRID_POINT = "grid_point"
 #: user attribute with a running trial's validation accuracy per epoch so far, written at the
 #: pruner's rungs (the pruner's state: other workers read it from the storage)
 EPOCHS_ATTR = "epoch_accuracy"
 #: user attributes an enqueued trial carries that its retry must carry too
-QUEUED_ATTRS = (QUEUED_ARCHITECTURE, "alpha_history", "darts")
+QUEUED_ATTRS = (QUEUED_ARCHITECTURE, "alpha_history", "darts", REFERENCE_NETWORK)
 
 
 # --- writers: the only code that writes a trial's record -------------------------------------

@@ -190,3 +190,24 @@ def test_real_mnist() -> None:
     assert len(data.y_train) + len(data.y_val) == 60_000 and len(data.y_test) == 10_000
     counts = torch.bincount(data.y_test).tolist()
     assert counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_search_fidelities_subset_per_class_and_resize() -> None:
+    import numpy as np
+
+    from archsearch.data import load_dataset
+
+    full = load_dataset("digits")
+    part = load_dataset("digits", limit=300)
+    # 300 of 1,797 images, drawn per class (each of the 10 keeps about its share, ~30),
+    # then the usual 20% validation split
+    labels = np.concatenate([part.y_train.numpy(), part.y_val.numpy()])
+    assert len(labels) == 300
+    assert np.bincount(labels, minlength=10).min() >= 27
+    assert len(part.y_val) == 60 and len(part.y_test) == len(full.y_test)
+    assert load_dataset("digits", fraction=0.5).x_train.shape[0] + len(
+        load_dataset("digits", fraction=0.5).y_val
+    ) == round(0.5 * (len(full.y_train) + len(full.y_val)))
+    small = load_dataset("digits", resolution=4)
+    assert small.input_size == (4, 4) and small.x_test.shape[2:] == (4, 4)
+    assert small.name == "digits@4x4"

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
 from ..study import OBJECTIVES, Objective
 
-Searcher = Literal["random", "grid", "tpe", "nsga2", "darts"]
+Searcher = Literal["random", "grid", "tpe", "nsga2", "darts", "zoo"]
 Pruner = Literal["auto", "pareto-asha", "median", "successive-halving", "hyperband", "none"]
 #: Optuna's own pruners, which rank one value: single-objective studies only
 OPTUNA_PRUNERS = ("median", "successive-halving", "hyperband")
@@ -109,8 +109,8 @@ class RunConfig:
                 raise ConfigError(name, "must be at least 0")
         if not 0 < self.val_fraction < 1:
             raise ConfigError("val_fraction", f"must be between 0 and 1, got {self.val_fraction}")
-        if self.workers > 1 and self.searcher == "darts":
-            raise ConfigError("workers", "a DARTS search runs in one process")
+        if self.workers > 1 and self.searcher in ("darts", "zoo"):
+            raise ConfigError("workers", f"a {self.searcher} run is one process")
 
     @property
     def run_name(self) -> str:
@@ -123,11 +123,11 @@ class RunConfig:
     @property
     def pruner_name(self) -> Pruner:
         """The pruner ``auto`` stands for: the Pareto pruner when there are several objectives,
-        Optuna's median pruner for one, none for DARTS (its few derived networks are all
+        Optuna's median pruner for one, none for DARTS and zoo (their few networks are all
         meant to train)."""
         if self.pruner != "auto":
             return self.pruner
-        if self.searcher == "darts":
+        if self.searcher in ("darts", "zoo"):
             return "none"
         return "pareto-asha" if len(self.objectives) > 1 else "median"
 

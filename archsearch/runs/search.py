@@ -30,6 +30,7 @@ from ..searchers import (
     TrialCallback,
     grid_size,
 )
+from ..searchers.reference import ReferenceSearcher
 from ..space import Distribution, read_space_text
 from ..space.distributions import grid_values
 from ..study import (
@@ -76,6 +77,8 @@ def run_search(
     searcher = make_searcher(config, candidates, data, device, progress, grid)
     if isinstance(searcher, DartsSearcher):
         trials = 1 + config.derive_top
+    if isinstance(searcher, ReferenceSearcher):
+        trials = len(searcher.networks)
     opened = open_study(
         config,
         candidates=candidates,
@@ -142,6 +145,10 @@ def make_searcher(
             seed=config.seed,
         )
         return DartsSearcher(candidates.space, data, device, darts, log=progress.on_message)
+    if config.searcher == "zoo":
+        if candidates.space is None or candidates.architecture is not None:
+            raise ConfigError("searcher", "'zoo' takes its hyperparameters from a space")
+        return ReferenceSearcher(candidates.space, data.input_size, seed=config.seed)
     return OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
 
 

@@ -237,8 +237,10 @@ def _stored_config(study: optuna.Study, storage: str, options: dict[str, Any]) -
         # which did nothing in a multi-objective study
         fields["pruner"] = "none"
     config = RunConfig(**fields)
-    if config.searcher == "darts":
-        raise ConfigError("study", "a DARTS run is a single process: workers cannot join it")
+    if config.searcher in ("darts", "zoo"):
+        raise ConfigError(
+            "study", f"a {config.searcher} run is a single process: workers cannot join it"
+        )
     remedy = "leave it out to join the study, or choose another study"
     if "space" in options and load_run_space(options["space"])[1] != space_yaml:
         raise other_space(study, storage, options["space"], remedy)

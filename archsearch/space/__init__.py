@@ -13,7 +13,15 @@ from ..errors import SpaceError
 from ._parse import parse_hyperparameter, parse_space
 from ._yaml import load_yaml
 from .distributions import Categorical, Distribution, Fixed, FloatRange, IntRange
-from .sample import AUTO_POOL_MIN_SIZE, AUTO_STRIDE_MIN_SIZE, Layout, StageLayout, scale_width
+from .sample import (
+    AUTO_POOL_MIN_SIZE,
+    AUTO_STRIDE_MIN_SIZE,
+    Layout,
+    StageLayout,
+    default_hyperparameters,
+    fit_to_input,
+    scale_width,
+)
 from .spec import DEFAULT_HYPERPARAMETERS, HYPERPARAMETERS, SearchSpace
 
 _BUILTIN_PACKAGE = "archsearch.search_spaces"
@@ -108,7 +116,9 @@ __all__ = [
     "Layout",
     "SearchSpace",
     "StageLayout",
+    "default_hyperparameters",
     "describe_samples",
+    "fit_to_input",
     "list_spaces",
     "load_space",
     "parse_hyperparameter",

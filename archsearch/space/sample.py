@@ -16,14 +16,14 @@ parameter the walk can create. The rules:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..architecture import Architecture, BlockSpec, Head
 from ..blocks.helpers import make_divisible
 from ..blocks.registry import get_block
 from ..errors import ArchsearchError, SpaceError
-from .distributions import Categorical, Distribution, FloatRange, IntRange, Suggester
+from .distributions import Categorical, Distribution, Fixed, FloatRange, IntRange, Suggester
 
 if TYPE_CHECKING:
     from .spec import SearchSpace, StageSpec
@@ -35,6 +35,55 @@ AUTO_POOL_MIN_SIZE = 128  # stem.pool auto: ImageNet-sized inputs get ResNet's s
 def scale_width(channels: int, multiplier: float) -> int:
     """A listed width under the width multiplier (rounded to a multiple of 8)."""
     return channels if multiplier == 1 else make_divisible(channels * multiplier)
+
+
+@dataclass
+class FeatureMap:
+    """The feature map's size as strides apply, under the ``min_feature_size`` rule: a
+    stride-2 step that would take it below that side runs at stride 1."""
+
+    size: list[int]
+    min_feature_size: int
+
+    def downsample(self, stride: int) -> int:
+        """Apply ``stride`` (or 1, by the rule); returns the stride applied."""
+        if stride > 1 and math.ceil(min(self.size) / stride) < self.min_feature_size:
+            stride = 1
+        self.size[0], self.size[1] = (math.ceil(side / stride) for side in self.size)
+        return stride
+
+
+def fit_to_input(
+    arch: Architecture,
+    input_size: tuple[int, int],
+    width_multiplier: float = 1.0,
+    min_feature_size: int = 2,
+) -> Architecture:
+    """A network written for ImageNet (a zoo entry) fitted to a small input by the rules a
+    space's ``auto`` stem and its strides follow: the stem downsamples only for inputs of at
+    least :data:`AUTO_STRIDE_MIN_SIZE` and keeps its max-pool only for
+    :data:`AUTO_POOL_MIN_SIZE`, a stride-2 step that would go below ``min_feature_size`` runs
+    at stride 1, and every width (the head's conv too) is scaled by ``width_multiplier``."""
+    side = min(input_size)
+    feature_map = FeatureMap(list(input_size), min_feature_size)
+
+    def scaled(block: BlockSpec, stride: int) -> BlockSpec:
+        channels = block.out_channels
+        return replace(
+            block,
+            out_channels=None if channels is None else scale_width(channels, width_multiplier),
+            stride=feature_map.downsample(stride),
+        )
+
+    stem = tuple(
+        scaled(block, block.stride if side >= AUTO_STRIDE_MIN_SIZE else 1)
+        for block in arch.stem
+        if block.type != "maxpool" or side >= AUTO_POOL_MIN_SIZE
+    )
+    stages = tuple(tuple(scaled(block, block.stride) for block in stage) for stage in arch.stages)
+    conv = arch.head.conv_channels
+    head = replace(arch.head, conv_channels=scale_width(conv, width_multiplier) if conv else 0)
+    return Architecture(stem=stem, stages=stages, head=head)
 
 
 @dataclass(frozen=True)
@@ -64,13 +113,9 @@ def sample_layout(
     side = min(height, width)
     multiplier = space.width_multiplier.suggest(trial, "width_multiplier")
     activation = space.activation.suggest(trial, "activation")
-    size = [height, width]
-
-    def downsample(stride: int) -> int:
-        if stride > 1 and math.ceil(min(size) / stride) < space.min_feature_size:
-            stride = 1
-        size[0], size[1] = math.ceil(size[0] / stride), math.ceil(size[1] / stride)
-        return stride
+    feature_map = FeatureMap([height, width], space.min_feature_size)
+    size = feature_map.size
+    downsample = feature_map.downsample
 
     stem_block = space.stem.block.suggest(trial, "stem.block")
     stem_stride = (
@@ -223,3 +268,21 @@ def check_feasible(space: SearchSpace, samples: int = 12, seed: int = 0) -> None
                     "stages",
                     f"impossible architecture for {size}x{size} inputs: {err}",
                 ) from None
+
+
+def default_hyperparameters(space: SearchSpace) -> dict[str, Any]:
+    """One deterministic value per hyperparameter for retraining derived networks: the first
+    choice, the middle of a linear range, the geometric middle of a log range."""
+    values: dict[str, Any] = {}
+    for name, dist in space.hyperparameters.items():
+        if isinstance(dist, Fixed):
+            continue
+        if isinstance(dist, Categorical):
+            values[name] = dist.choices[0]
+        elif isinstance(dist, IntRange):
+            values[name] = dist.low + ((dist.high - dist.low) // dist.step // 2) * dist.step
+        elif isinstance(dist, FloatRange):
+            values[name] = (
+                math.sqrt(dist.low * dist.high) if dist.log else (dist.low + dist.high) / 2
+            )
+    return values

@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import optuna
 import torch
@@ -34,8 +34,7 @@ from torch import nn
 
 from ...data import Dataset
 from ...errors import ArchsearchError
-from ...space import Fixed, SearchSpace
-from ...space.distributions import Categorical, FloatRange, IntRange
+from ...space import SearchSpace, default_hyperparameters
 from ...study import QUEUED_ARCHITECTURE, completed
 from ...train import (
     forward_loss,
@@ -290,24 +289,6 @@ class DartsSearch:
             if gp is not None and gm is not None:
                 grad -= xi * (gp - gm) / (2 * eps)
             alpha.grad = grad if alpha.grad is None else alpha.grad + grad
-
-
-def default_hyperparameters(space: SearchSpace) -> dict[str, Any]:
-    """One deterministic value per hyperparameter for retraining derived networks: the first
-    choice, the middle of a linear range, the geometric middle of a log range."""
-    values: dict[str, Any] = {}
-    for name, dist in space.hyperparameters.items():
-        if isinstance(dist, Fixed):
-            continue
-        if isinstance(dist, Categorical):
-            values[name] = dist.choices[0]
-        elif isinstance(dist, IntRange):
-            values[name] = dist.low + ((dist.high - dist.low) // dist.step // 2) * dist.step
-        elif isinstance(dist, FloatRange):
-            values[name] = (
-                math.sqrt(dist.low * dist.high) if dist.log else (dist.low + dist.high) / 2
-            )
-    return values
 
 
 class DartsSearcher(BaseSearcher):
