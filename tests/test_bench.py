@@ -112,7 +112,7 @@ def test_bench_search_end_to_end(tmp_path: Path, tiny_space: Path) -> None:
         env={"COLUMNS": "200"},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    for name in ("summary.md", "summary.csv", "runs.csv", "bench.html"):
+    for name in ("summary.md", "summary.csv", "runs.csv", "curves.csv", "bench.html"):
         assert (out / name).is_file()
     runs = pd.read_csv(out / "runs.csv")
     assert list(runs["searcher"]) == ["random:pruner=none", "random"]
@@ -127,6 +127,9 @@ def test_bench_search_end_to_end(tmp_path: Path, tiny_space: Path) -> None:
     )
     ok = [record_of(t) for t in study.get_trials() if status_of(t) == "ok"]
     assert ok, "no trial completed in 3 s"
+    assert "bench_started" in study.user_attrs
+    curves = pd.read_csv(out / "curves.csv")
+    assert len(curves) == 2 * 60 and curves["hypervolume"].between(0, 1).all()
     assert runs.loc[1, "completed"] <= len(ok)
     assert 0 < runs.loc[1, "hypervolume"] <= 1
     assert not math.isnan(runs.loc[1, "test_hypervolume"])

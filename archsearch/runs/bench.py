@@ -247,6 +247,8 @@ def _one_run(run: RunConfig, threads: int) -> tuple[str, str, float]:
         run_search(warm_up)
     started = time.time()
     result = run_search(run)
+    # the clock's start, kept with the run: its figures can be measured again from the study
+    result.study.set_user_attr("bench_started", started)
     return result.storage, result.study.study_name, started
 
 
@@ -468,11 +470,20 @@ def write_bench(result: BenchResult) -> dict[str, str]:
         ]
     )
     per_run.to_csv(out / "runs.csv", index=False)
+    curves = pd.DataFrame(
+        [
+            {"searcher": r.label, "seed": r.seed, "seconds": t, "hypervolume": hv}
+            for r in result.runs
+            for t, hv in zip(r.curve_t, r.curve_hv, strict=True)
+        ]
+    )
+    curves.to_csv(out / "curves.csv", index=False)
     report = write_bench_report(result, out / "bench.html")
     return {
         "summary_md": str(out / "summary.md"),
         "summary_csv": str(out / "summary.csv"),
         "runs_csv": str(out / "runs.csv"),
+        "curves_csv": str(out / "curves.csv"),
         "report": str(report),
     }
 

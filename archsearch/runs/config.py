@@ -20,9 +20,11 @@ Pruner = Literal["auto", "pareto-asha", "median", "successive-halving", "hyperba
 #: Optuna's own pruners, which rank one value: single-objective studies only
 OPTUNA_PRUNERS = ("median", "successive-halving", "hyperband")
 
-# 80 trials of the mobile space on digits take 4 to 8 minutes on 2 CPU cores (see
-# benchmarks/RESULTS.md), leaving room within the 10 minutes the default run must fit in.
-DEFAULT_TRIALS = 80
+# judged trials (trained to the end or stopped early): with the default pruner, 230 trials of
+# the mobile space on digits take about 8 minutes on 2 CPU cores (benchmarks/RESULTS.md), within
+# the 10 minutes the default run must fit in; 150 took 5.5 minutes but left a worse front than
+# the 80 fully trained trials of before
+DEFAULT_TRIALS = 230
 
 
 @dataclass(frozen=True)
