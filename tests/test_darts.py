@@ -251,3 +251,28 @@ def test_darts_run_is_recorded_like_any_trial(tmp_path: Path) -> None:
     assert record_of(best)["latency_ms"] > 0 and best.user_attrs["darts"]["latency_table_ms"] > 0
     report = Path(result.files["report"]).read_text()
     assert 'id="alpha-' in report
+
+
+def test_darts_run_keeps_to_its_wall_time_budget(tmp_path: Path) -> None:
+    # timeout 1e-3 s: the search stops after its first epoch (of 5), and of the 1 + 2 derived
+    # networks only the first is trained (Optuna checks the timeout between trials)
+    path = tmp_path / "darts.yaml"
+    path.write_text(SPACE)
+    config = RunConfig(
+        space=str(path),
+        dataset="synthetic",
+        searcher="darts",
+        name="d",
+        runs_dir=str(tmp_path / "runs"),
+        reports_dir=str(tmp_path / "reports"),
+        device="cpu",
+        darts_epochs=5,
+        derive_top=2,
+        timeout=1e-3,
+    )
+    result = run_search(config)
+    trials = completed(result.study)
+    assert len(trials) == 1
+    darts = trials[0].user_attrs["darts"]
+    assert len(darts["entropy"]) == 1
+    assert darts["stopped"].startswith("wall-time budget: stopped after search epoch 1 of 5")

@@ -118,12 +118,14 @@ class DartsSearch:
         device: torch.device,
         config: DartsConfig,
         on_epoch: Callable[[int, DartsResult], None] | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.plan = plan
         self.data = data
         self.device = device
         self.config = config
         self.on_epoch = on_epoch
+        self.timeout = timeout  # seconds of wall time for the search; checked after each epoch
 
     def run(self) -> DartsResult:
         config, device, data = self.config, self.device, self.data
@@ -232,6 +234,13 @@ class DartsSearch:
                     f" {max_skip}"
                 )
                 break
+            elapsed = time.perf_counter() - started
+            if self.timeout is not None and elapsed >= self.timeout and epoch + 1 < config.epochs:
+                result.stopped = (
+                    f"wall-time budget: stopped after search epoch {epoch + 1} of"
+                    f" {config.epochs} ({elapsed:.0f} s of {self.timeout:g} s)"
+                )
+                break
         result.seconds = time.perf_counter() - started
         result.images_per_s = images / max(result.seconds, 1e-9)
         result.costs = costs
@@ -326,6 +335,7 @@ class DartsSearcher(BaseSearcher):
         wanted = 1 + self.config.derive_top
         if len(completed(study)) >= wanted:
             return
+        started = time.monotonic()
         plan = plan_supernet(self.space, self.data)
         sizes = [len(p.ops) for p in plan.positions]
         self.log(
@@ -339,7 +349,9 @@ class DartsSearcher(BaseSearcher):
                 f" {result.entropy[-1]:.3f}, skips {result.skips[-1]}"
             )
 
-        result = DartsSearch(plan, self.data, self.device, self.config, on_epoch).run()
+        result = DartsSearch(
+            plan, self.data, self.device, self.config, on_epoch, timeout=budget.timeout
+        ).run()
         self.result = result
         if result.stopped:
             self.log("  " + result.stopped)
@@ -384,9 +396,16 @@ class DartsSearcher(BaseSearcher):
                 attrs["darts"]["latency_table_ms"] = round(table.predict_ms(choice), 4)
             study.enqueue_trial(hp, user_attrs=attrs, skip_if_exists=False)
 
+        # the derived networks get what is left of the budget; the first is always trained,
+        # or a run whose search used the whole budget would have nothing to show
+        remaining = (
+            None if budget.timeout is None else budget.timeout - (time.monotonic() - started)
+        )
+        spent = remaining is not None and remaining <= 0
         study.optimize(
             guarded(study, evaluate),
-            n_trials=wanted,
+            n_trials=1 if spent else wanted,
+            timeout=None if spent else remaining,
             catch=(Exception,),
             callbacks=[lambda study, trial: self.after_trial(study, trial, callbacks)],
         )
