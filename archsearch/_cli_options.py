@@ -67,6 +67,23 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "train_limit": (int, "--train-limit", "Search on N training images (per-class sample)."),
     "train_fraction": (float, "--train-fraction", "Search on this fraction of the images."),
     "resolution": (int, "--resolution", "Search at R x R inputs (every split resized)."),
+    "proxies": (
+        str,
+        "--proxies",
+        "Zero-cost proxies recorded before each candidate trains, comma-separated (synflow,"
+        " naswot, grad_norm, snip, jacob_cov, zico, meco, params, flops), or none.",
+    ),
+    "proxy_screen": (
+        float,
+        "--proxy-screen",
+        "Stop untrained a candidate whose first --proxies score with its costs ranks in this"
+        " bottom fraction of those scored so far (off by default).",
+    ),
+    "proxy_warmup": (
+        int,
+        "--proxy-warmup",
+        "Score N random candidates by the first --proxies; enqueue the best tenth first.",
+    ),
     "max_flops": (float, "--max-flops", "Constraint: at most this many multiply-adds."),
     "max_params": (float, "--max-params", "Constraint: at most this many parameters."),
     "max_mac": (float, "--max-mac", "Constraint: at most this memory access cost (elements)."),
@@ -85,8 +102,10 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
 WORKER_RUN_OPTIONS = (
     "space", "dataset", "searcher", "objectives", "epochs", "timeout", "runs_dir", "pruner",
     "min_epochs", "reduction_factor", "train_limit", "train_fraction", "resolution",
-    "max_flops", "max_params", "max_mac", "max_latency_ms",
+    "proxies", "proxy_screen", "max_flops", "max_params", "max_mac", "max_latency_ms",
 )  # fmt: skip
+#: the options given as comma-separated lists
+LIST_OPTIONS = ("objectives", "proxies")
 #: RunConfig field → flag, to name flags in messages (ConfigError names the field)
 FLAGS = {field: flag for field, (_, flag, _) in RUN_OPTIONS.items()} | {"input": "--input"}
 
@@ -108,8 +127,8 @@ def with_run_options(names: tuple[str, ...], defaults: bool = True) -> Callable[
         for name in names:
             kind, flag, help_text = RUN_OPTIONS[name]
             default = config_defaults[name] if defaults else None
-            if name == "objectives" and default is not None:
-                default = ",".join(default)
+            if name in LIST_OPTIONS and default is not None:
+                default = ",".join(default) or "none"
             annotation = kind if default is not None else kind | None
             added.append(
                 inspect.Parameter(
@@ -128,6 +147,8 @@ def with_run_options(names: tuple[str, ...], defaults: bool = True) -> Callable[
 def run_config_fields(options: dict[str, Any]) -> dict[str, Any]:
     """The flags' values as RunConfig fields (flags not given left out)."""
     given = {k: v for k, v in options.items() if k in RUN_OPTIONS and v is not None}
-    if "objectives" in given:
-        given["objectives"] = tuple(o.strip() for o in given["objectives"].split(",") if o.strip())
+    for name in LIST_OPTIONS:
+        if name in given:
+            items = tuple(o.strip() for o in given[name].split(",") if o.strip())
+            given[name] = () if items == ("none",) and name == "proxies" else items
     return given

@@ -570,6 +570,42 @@ def bench_search(
         out.print(f"{name}: {file}")
 
 
+PROXY_BENCH_OPTIONS = (
+    "space", "dataset", "epochs", "device", "seed", "train_limit", "train_fraction", "resolution",
+)  # fmt: skip
+
+
+@bench_app.command("proxies")
+@user_errors
+@with_run_options(PROXY_BENCH_OPTIONS)
+def bench_proxies(
+    samples: Annotated[int, typer.Option(min=3, help="Random candidates to train.")] = 50,
+    out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "bench-proxies",
+    **options: Any,
+) -> None:
+    """Train random candidates of a space and measure how well each zero-cost proxy (and
+    params, flops) ranks them: Spearman ρ and Kendall τ with bootstrap intervals.
+
+    Example: archsearch bench proxies --space mobile --samples 50 --epochs 3
+    """
+    from ._console import print_rows, run_with_progress
+    from .runs import RunConfig
+    from .runs.proxy_bench import ProxyBenchConfig, run_proxy_bench
+
+    config = ProxyBenchConfig(RunConfig(**run_config_fields(options)), samples, out_dir)
+    results = []
+
+    def start(progress: Any) -> Any:
+        results.append(run_proxy_bench(config, progress))
+        return results[0].run
+
+    run_with_progress(start, samples)
+    shown = ("proxy", "spearman", "spearman 95% CI", "kendall", "ms per candidate")
+    print_rows("proxies against trained accuracy", {k: k for k in shown}, results[0].rows)
+    for name, file in results[0].files.items():
+        out.print(f"{name}: {file}")
+
+
 def main() -> None:
     """Console-script entry point."""
     import optuna

@@ -1,8 +1,9 @@
 """One candidate through the whole pipeline: the function to read to understand a run.
 
 sample (space + trial) → Architecture → static profile (meta device, no weights) → constraint
-check (over budget: recorded infeasible, never trained) → build → train / validate → record in
-the trial (:mod:`.study`, the record's owner) → objective values.
+check (over budget: recorded infeasible, never trained) → build → zero-cost proxies at
+initialisation (``--proxies``; ``--proxy-screen`` stops the worst untrained) → train /
+validate → record in the trial (:mod:`.study`, the record's owner) → objective values.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .architecture import Architecture
 from .build import build_model
 from .data import Dataset
 from .profiler import QUICK_LATENCY, measure_latency, static_costs
-from .searchers.pruners import ParetoAshaPruner
+from .proxies import ProxyBatch, score_candidate
+from .searchers.pruners import ParetoAshaPruner, ProxyScreen
 from .space import DEFAULT_HYPERPARAMETERS, Distribution, SearchSpace
 from .study import (
     CONSTRAINT_ATTRS,
@@ -30,6 +32,7 @@ from .study import (
     frozen,
     record_candidate,
     record_epochs,
+    record_proxies,
     record_pruned,
     record_result,
     weights_file,
@@ -82,6 +85,9 @@ class TrialContext:
     on_candidate: Callable[[int, Architecture, int], None] | None = None
     on_epoch: Callable[[int, int, float], None] | None = None
     always_latency: bool = False  # e.g. to check a DARTS latency table against a measurement
+    proxies: tuple[str, ...] = ()  # zero-cost proxies to record before training
+    proxy_batch: ProxyBatch | None = None  # the images they look at: the same for every trial
+    screen: ProxyScreen | None = None  # the zero-epoch rung (``--proxy-screen``)
 
     @property
     def needs_latency(self) -> bool:
@@ -108,6 +114,14 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     }
     if not record_candidate(trial, arch, hp, costs, violations, elementwise_share):
         raise optuna.TrialPruned("infeasible")  # recorded as such; never trained
+    if ctx.proxies and ctx.proxy_batch is not None:
+        scores = score_candidate(model, ctx.proxy_batch, ctx.proxies, seed=seed, device=ctx.device)
+        record_proxies(trial, scores)
+        if ctx.screen is not None:
+            verdict = ctx.screen.judge(trial.study, frozen(trial))
+            if verdict.prune:
+                record_pruned(trial, [], verdict.reason)
+                raise optuna.TrialPruned(verdict.reason)
     if ctx.on_candidate is not None:
         ctx.on_candidate(trial.number, arch, int(hp["epochs"]))
     config = TrainConfig.from_hyperparameters(hp, seed=seed)

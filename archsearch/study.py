@@ -8,10 +8,11 @@ each attribute is one storage round trip (~0.7 ms in SQLite, more over a network
 of them cost more than the rest of a trial's bookkeeping; failures add ``status`` and
 ``reason``.
 
-This module is the record's one owner: :func:`record_candidate`, :func:`record_result` and
-:func:`mark` are its only writers, :func:`record_of` / :func:`trial_row` / :func:`status_of`
-its readers. The study keeps the run's options (space file text included), so a resumed run, a
-worker or a report needs nothing but the study. Reports read only this module's functions.
+This module is the record's one owner: :func:`record_candidate`, :func:`record_proxies`,
+:func:`record_result` and :func:`mark` are its only writers, :func:`record_of` /
+:func:`trial_row` / :func:`status_of` its readers. The study keeps the run's options (space
+file text included), so a resumed run, a worker or a report needs nothing but the study.
+Reports read only this module's functions.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
     from .architecture import Architecture
+    from .proxies import ProxyScores
     from .train import TrainResult
 
 Objective = Literal["accuracy", "flops", "params", "mac", "latency"]
@@ -73,6 +75,9 @@ GRID_POINT = "grid_point"
 #: user attribute with a running trial's validation accuracy per epoch so far, written at the
 #: pruner's rungs (the pruner's state: other workers read it from the storage)
 EPOCHS_ATTR = "epoch_accuracy"
+#: user attribute with the zero-cost proxies of a candidate at initialisation (``--proxies``):
+#: {"values": {name: score}, "missing": {name: reason}, "ms": {name: milliseconds}}
+PROXIES_ATTR = "proxies"
 #: user attributes an enqueued trial carries that its retry must carry too
 QUEUED_ATTRS = (QUEUED_ARCHITECTURE, "alpha_history", "darts", REFERENCE_NETWORK)
 
@@ -129,20 +134,26 @@ def record_result(trial: optuna.Trial, result: TrainResult, wall_seconds: float)
     )
 
 
+def record_proxies(trial: optuna.Trial, scores: ProxyScores) -> None:
+    """Write the candidate's zero-cost proxies, before it is trained."""
+    trial.set_user_attr(PROXIES_ATTR, scores.as_record())
+
+
 def record_epochs(trial: optuna.Trial, accuracies: list[float]) -> None:
     """Write a running trial's validation accuracy after each epoch so far."""
     trial.set_user_attr(EPOCHS_ATTR, list(accuracies))
 
 
 def record_pruned(trial: optuna.Trial, accuracies: list[float], reason: str) -> None:
-    """Write a trial stopped early: its last accuracy and curve, and why it stopped."""
+    """Write a trial stopped early: its last accuracy and curve, and why it stopped (no
+    accuracies: stopped before training, by the proxy screen)."""
     trial.set_user_attr(
         RESULT_ATTR,
         {
             "status": STATUS_PRUNED,
             "reason": reason,
-            "val_accuracy": accuracies[-1],
-            "best_val_accuracy": max(accuracies),
+            "val_accuracy": accuracies[-1] if accuracies else None,
+            "best_val_accuracy": max(accuracies) if accuracies else None,
             "val_curve": list(accuracies),
             "epochs": len(accuracies),
         },
@@ -198,6 +209,11 @@ def record_of(trial: FrozenTrial | optuna.Trial) -> dict[str, Any]:
     attrs = trial.user_attrs
     flat = {k: v for k, v in attrs.items() if k not in (CANDIDATE_ATTR, RESULT_ATTR)}
     return {**attrs.get(CANDIDATE_ATTR, {}), **attrs.get(RESULT_ATTR, {}), **flat}
+
+
+def proxies_of(trial: FrozenTrial) -> dict[str, float]:
+    """A trial's recorded proxy scores (the missing ones left out)."""
+    return dict(trial.user_attrs.get(PROXIES_ATTR, {}).get("values", {}))
 
 
 def epoch_accuracies(trial: FrozenTrial) -> list[float]:
@@ -324,6 +340,7 @@ def trial_row(trial: FrozenTrial, test: dict[int, float] | None = None) -> dict[
         "train_seconds": attrs.get("train_seconds"),
         "device": attrs.get("device"),
         "reason": attrs.get("reason"),
+        **{f"proxy.{k}": v for k, v in proxies_of(trial).items()},
         **{f"hp.{k}": v for k, v in attrs.get("hyperparameters", {}).items()},
     }
 

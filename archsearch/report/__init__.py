@@ -16,11 +16,14 @@ import pandas as pd
 from . import _html, _plots
 from ._info import (
     COST_AXES,
+    ProxyInfo,
     RunInfo,
     get_candidate_info,
     get_history_info,
     get_importance_info,
     get_pareto_info,
+    get_proxy_info,
+    get_proxy_rows,
     get_rank_info,
     get_run_info,
     get_trial_rows,
@@ -88,6 +91,10 @@ def write_report(
             + "</section>"
         )
 
+    proxies = [info for s in studies if (info := get_proxy_info(s)) is not None]
+    if proxies:
+        sections.append(proxy_section(proxies))
+
     all_rows = []
     front_numbers: set[int] = set()
     for study in studies:
@@ -122,6 +129,22 @@ def write_report(
     path.write_text(_html.page(title, "".join(sections)), encoding="utf-8")
     write_trials_table(all_rows, path.with_suffix(".csv"), parquet=True)
     return path
+
+
+def proxy_section(infos: list[ProxyInfo]) -> str:
+    """How well the zero-cost proxies rank these trials (run report and ``bench proxies``)."""
+    parts = []
+    for info in infos:
+        parts.append(
+            f"<h3>{_html.esc(info.run)}: {len(info.numbers)} trained candidates</h3>"
+            '<p class="muted">Spearman ρ and Kendall τ of each proxy at initialisation'
+            " against the validation accuracy of the candidates trained to their last epoch,"
+            " with percentile-bootstrap 95% intervals; params and flops are the baselines a"
+            " proxy must beat.</p>"
+            + _html.table(get_proxy_rows(info), f"proxies-{info.run}")
+            + _html.figure_div(_plots.proxy_figure(info), f"proxy-scatter-{info.run}")
+        )
+    return '<section id="proxies"><h2>Zero-cost proxies</h2>' + "".join(parts) + "</section>"
 
 
 def get_bench_curves(
@@ -190,10 +213,14 @@ def write_trials_table(rows: list[dict[str, Any]], path: Path, parquet: bool = F
 
 
 __all__ = [
+    "ProxyInfo",
     "RunInfo",
     "get_bench_curves",
+    "get_proxy_info",
+    "get_proxy_rows",
     "get_run_info",
     "get_trial_rows",
+    "proxy_section",
     "write_bench_report",
     "write_report",
     "write_trials_table",

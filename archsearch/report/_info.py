@@ -14,9 +14,12 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from ..profiler import QUICK_LATENCY
+from ..proxies import proxy_names
+from ..proxies.correlation import BOOTSTRAP_RESAMPLES, RankCorrelation, rank_correlation
 from ..study import (
     OBJECTIVE_ATTRS,
     OBJECTIVES,
+    PROXIES_ATTR,
     STATUS_OK,
     architecture_of,
     best_values,
@@ -381,6 +384,75 @@ def _measure(
     return out
 
 
+@dataclass(frozen=True)
+class ProxyInfo:
+    """How each recorded zero-cost proxy (and params, flops) ranks the run's trained trials."""
+
+    run: str
+    numbers: tuple[int, ...]  # the trials trained to their last epoch
+    accuracy: tuple[float, ...]
+    scores: dict[str, tuple[float | None, ...]]  # per proxy, aligned with numbers
+    correlations: tuple[RankCorrelation, ...]
+    median_ms: dict[str, float]  # per candidate
+    missing: dict[str, int]  # trials whose proxy gave no score (inf, NaN, an error)
+
+
+def get_proxy_info(study: optuna.Study, resamples: int = BOOTSTRAP_RESAMPLES) -> ProxyInfo | None:
+    """ρ and τ (bootstrap 95% intervals) of every proxy the run recorded, and of params and
+    flops, against the validation accuracy of the trials trained to their last epoch (with
+    early stopping these are the survivors: a narrower, better set than all candidates)."""
+    import numpy as np
+
+    trained = [t for t in completed(study) if PROXIES_ATTR in t.user_attrs]
+    if len(trained) < 3:
+        return None
+    records = [record_of(t) for t in trained]
+    recorded = [t.user_attrs[PROXIES_ATTR] for t in trained]
+    seen = {name for r in recorded for name in (*r.get("values", {}), *r.get("missing", {}))}
+    names = [n for n in proxy_names() if n in seen or n in ("params", "flops")]
+    scores: dict[str, tuple[float | None, ...]] = {}
+    for name in names:
+        if name in ("params", "flops"):  # the baselines: the static profile's own counts
+            scores[name] = tuple(float(r[name]) for r in records)
+        else:
+            scores[name] = tuple(r.get("values", {}).get(name) for r in recorded)
+    accuracy = tuple(float(r["val_accuracy"]) for r in records)
+    correlations = []
+    for name in names:
+        pairs = [(v, a) for v, a in zip(scores[name], accuracy, strict=True) if v is not None]
+        correlations.append(
+            rank_correlation(
+                name, [v for v, _ in pairs], [a for _, a in pairs], resamples=resamples
+            )
+        )
+    timings = {
+        name: float(np.median([r["ms"][name] for r in recorded if name in r.get("ms", {})]))
+        for name in names
+        if any(name in r.get("ms", {}) for r in recorded)
+    }
+    return ProxyInfo(
+        study.study_name,
+        tuple(t.number for t in trained),
+        accuracy,
+        scores,
+        tuple(correlations),
+        timings,
+        {name: sum(1 for v in scores[name] if v is None) for name in names},
+    )
+
+
+def get_proxy_rows(info: ProxyInfo) -> list[dict[str, Any]]:
+    """The correlation table: one row per proxy, with its cost and missing scores."""
+    return [
+        {
+            **c.as_row(),
+            "ms per candidate": info.median_ms.get(c.name),
+            "missing": info.missing.get(c.name, 0),
+        }
+        for c in info.correlations
+    ]
+
+
 def report_trials(study: optuna.Study) -> list[FrozenTrial]:
     """The candidates that get a detail section: the Pareto-optimal ones."""
     return pareto_trials(study)
@@ -396,6 +468,7 @@ __all__ = [
     "LayerRow",
     "ParetoInfo",
     "ParetoPoint",
+    "ProxyInfo",
     "RankInfo",
     "RunInfo",
     "get_alpha_info",
@@ -403,6 +476,8 @@ __all__ = [
     "get_history_info",
     "get_importance_info",
     "get_pareto_info",
+    "get_proxy_info",
+    "get_proxy_rows",
     "get_rank_info",
     "get_run_info",
     "get_trial_rows",

@@ -5,7 +5,15 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._info import AXIS_TITLES, AlphaInfo, CandidateInfo, HistoryInfo, ParetoInfo, RankInfo
+from ._info import (
+    AXIS_TITLES,
+    AlphaInfo,
+    CandidateInfo,
+    HistoryInfo,
+    ParetoInfo,
+    ProxyInfo,
+    RankInfo,
+)
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf")
 STYLE = {  # category -> (marker symbol, opacity, legend suffix)
@@ -265,5 +273,47 @@ def hypervolume_figure(
         xaxis_title="seconds since the run started",
         yaxis_title="hypervolume",
         **LAYOUT,
+    )
+    return fig
+
+
+def proxy_figure(info: ProxyInfo) -> go.Figure:
+    """One scatter per proxy: its score at initialisation against the trained accuracy (log
+    axis for scores spanning more than 100x), titled with Spearman ρ."""
+    columns = 3
+    rows = -(-len(info.correlations) // columns)
+    titles = [f"{c.name} (ρ = {_fmt(c.spearman)})" for c in info.correlations]
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles)
+    for index, correlation in enumerate(info.correlations):
+        row, col = index // columns + 1, index % columns + 1
+        pairs = [
+            (number, score, accuracy)
+            for number, score, accuracy in zip(
+                info.numbers, info.scores[correlation.name], info.accuracy, strict=True
+            )
+            if score is not None
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=[score for _, score, _ in pairs],
+                y=[accuracy for _, _, accuracy in pairs],
+                mode="markers",
+                customdata=[number for number, _, _ in pairs],
+                hovertemplate="trial %{customdata}: %{x:.4g}, %{y:.4f}<extra></extra>",
+                marker={"color": COLORS[0], "size": 6},
+                showlegend=False,
+                meta={"proxy": correlation.name},
+            ),
+            row=row,
+            col=col,
+        )
+        scores = [score for _, score, _ in pairs]
+        if scores and min(scores) > 0 and max(scores) > 100 * min(scores):
+            fig.update_xaxes(type="log", row=row, col=col)
+        if col == 1:
+            fig.update_yaxes(title_text="val. accuracy", row=row, col=col)
+    fig.update_layout(
+        title="Zero-cost proxies at initialisation against trained accuracy",
+        **{**LAYOUT, "height": 300 * rows},
     )
     return fig

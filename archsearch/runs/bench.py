@@ -86,6 +86,9 @@ def parse_entries(text: str) -> list[BenchEntry]:
 def _typed(value: str, default: Any) -> Any:
     if isinstance(default, str):
         return value
+    if isinstance(default, tuple):  # a list option: items joined by "+" (commas part entries)
+        items = tuple(v for v in value.split("+") if v)
+        return () if items == ("none",) else items
     if value.lower() in ("none", "null"):
         return None
     if isinstance(default, bool):
@@ -505,9 +508,15 @@ def markdown_table(result: BenchResult) -> str:
         f" Budget 1: {cost} ≤ {b1:,.0f}; budget 2: {cost} ≤ {b2:,.0f}.",
         "",
     ]
-    columns = list(result.rows[0]) if result.rows else []
-    lines.append("| " + " | ".join(columns) + " |")
-    lines.append("|" + "---|" * len(columns))
-    for row in result.rows:
-        lines.append("| " + " | ".join(str(row[c]) for c in columns) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *markdown_rows(result.rows)]) + "\n"
+
+
+def markdown_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """Rows of dicts as the lines of a markdown table (None as an empty cell)."""
+    columns = list(rows[0]) if rows else []
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append(
+            "| " + " | ".join("" if row[c] is None else str(row[c]) for c in columns) + " |"
+        )
+    return lines

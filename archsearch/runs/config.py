@@ -12,6 +12,7 @@ import optuna
 
 from ..architecture import Architecture
 from ..errors import ConfigError
+from ..proxies import check_proxy_names
 from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
 from ..study import OBJECTIVES, Objective
 
@@ -25,6 +26,8 @@ OPTUNA_PRUNERS = ("median", "successive-halving", "hyperband")
 # the 10 minutes the default run must fit in; 150 took 5.5 minutes but left a worse front than
 # the 80 fully trained trials of before
 DEFAULT_TRIALS = 230
+# recorded with every trial; chosen by benchmarks/RESULTS.md ("Zero-cost proxies")
+DEFAULT_PROXIES: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class RunConfig:
     train_limit: int | None = None
     train_fraction: float | None = None
     resolution: int | None = None
+    # zero-cost proxies recorded for every candidate before it trains (archsearch.proxies)
+    proxies: tuple[str, ...] = DEFAULT_PROXIES
+    proxy_screen: float | None = None  # stop untrained the bottom fraction by (proxy, costs)
+    proxy_warmup: int = 0  # score N random candidates, enqueue the best tenth first
     # DARTS (searcher "darts")
     darts_mode: DartsMode = "full"
     darts_order: DartsOrder = "first"
@@ -77,6 +84,16 @@ class RunConfig:
     def __post_init__(self) -> None:
         objectives = tuple(self.objectives)  # a stored config holds a list
         object.__setattr__(self, "objectives", objectives)
+        object.__setattr__(self, "proxies", check_proxy_names(self.proxies))
+        if (self.proxy_screen or self.proxy_warmup) and not self.proxies:
+            field = "proxy_screen" if self.proxy_screen else "proxy_warmup"
+            raise ConfigError(field, "needs --proxies (it ranks by the first one listed)")
+        if self.proxy_screen is not None and not 0 < self.proxy_screen < 1:
+            raise ConfigError("proxy_screen", f"must be in (0, 1), got {self.proxy_screen}")
+        if self.proxy_warmup < 0:
+            raise ConfigError("proxy_warmup", "must be at least 0")
+        if (self.proxy_screen or self.proxy_warmup) and self.searcher in ("darts", "zoo", "grid"):
+            raise ConfigError("searcher", f"a {self.searcher} run does not sample candidates")
         unknown = [o for o in objectives if o not in OBJECTIVES]
         if unknown or not objectives:
             raise ConfigError(

@@ -183,6 +183,7 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
         "hyperparameter_space": hp,
         "pruner": [config.pruner_name, config.min_epochs, config.reduction_factor],
         "fidelity": [config.train_limit, config.train_fraction, config.resolution],
+        "screen": [config.proxy_screen, config.proxies[0]] if config.proxy_screen else None,
         "darts": [
             config.darts_mode,
             config.darts_order,

@@ -21,6 +21,7 @@ from ..data import Dataset, load_dataset
 from ..errors import ConfigError
 from ..interrupt import CtrlC
 from ..objective import Candidates, TrialContext, evaluate_trial
+from ..proxies import proxy_batch
 from ..searchers import (
     BaseSearcher,
     Budget,
@@ -30,6 +31,7 @@ from ..searchers import (
     TrialCallback,
     grid_size,
 )
+from ..searchers.pruners import ProxyScreen
 from ..searchers.reference import ReferenceSearcher
 from ..space import Distribution, read_space_text
 from ..space.distributions import grid_values
@@ -47,6 +49,7 @@ from ..study import (
 from ..train import evaluate, resolve_device
 from .config import RunConfig, RunProgress, RunResult
 from .resume import load_run_space, open_study, recover_interrupted, settle_stale_trials
+from .warmup import proxy_warm_start
 
 GRID_POINTS_PER_RANGE = 3
 
@@ -91,6 +94,9 @@ def run_search(
     study = opened.study
     if progress.on_start is not None:
         progress.on_start(config.run_name, len(judged(study)), trials)
+    warmed = proxy_warm_start(study, config, candidates, data)
+    if warmed and progress.on_message is not None:
+        progress.on_message(warmed)
     if config.workers > 1:
         from .workers import run_local_workers
 
@@ -173,6 +179,11 @@ def trial_context(
         always_latency=config.searcher == "darts" and config.cost == "latency",
         on_candidate=progress.on_candidate,
         on_epoch=progress.on_epoch,
+        proxies=config.proxies,
+        proxy_batch=proxy_batch(data, seed=config.seed) if config.proxies else None,
+        screen=(
+            ProxyScreen(config.proxy_screen, config.proxies[0]) if config.proxy_screen else None
+        ),
     )
 
 

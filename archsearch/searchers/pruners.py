@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from ..pareto import crowding_distances, nondominated_ranks
-from ..study import OBJECTIVE_ATTRS, epoch_accuracies, objective_names, record_of
+from ..study import OBJECTIVE_ATTRS, epoch_accuracies, objective_names, proxies_of, record_of
 
 #: the trials that compete at a rung; a FAILED one is left out (its retry runs again)
 COMPETING_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
@@ -92,11 +93,7 @@ class ParetoAshaPruner(optuna.pruners.BasePruner):
                 points.append(point)
         if not numbers or numbers[0] != trial.number:
             return RungVerdict(False, "its costs are not recorded")
-        values = np.array(points)
-        ranks = nondominated_ranks(values)
-        crowding = crowding_distances(values, ranks)
-        order = sorted(range(len(numbers)), key=lambda i: (ranks[i], -crowding[i], numbers[i]))
-        position = order.index(0)
+        position, ranks = nsga_position(points, numbers)
         reached = len(numbers)
         keep = reached // self.reduction_factor
         if keep == 0:
@@ -112,16 +109,43 @@ class ParetoAshaPruner(optuna.pruners.BasePruner):
         return RungVerdict(not goes_on, ("stopped at " if not goes_on else "") + reason)
 
 
+def nsga_order(points: list[list[float]], numbers: list[int]) -> tuple[list[int], np.ndarray]:
+    """NSGA-II's order of ``points`` (minimised vectors, one per trial ``numbers``), as
+    indices, best first: non-dominated rank, then crowding distance (larger first), then the
+    older trial; and every point's rank."""
+    values = np.array(points)
+    ranks = nondominated_ranks(values)
+    crowding = crowding_distances(values, ranks)
+    order = sorted(range(len(numbers)), key=lambda i: (ranks[i], -crowding[i], numbers[i]))
+    return order, ranks
+
+
+def nsga_position(points: list[list[float]], numbers: list[int]) -> tuple[int, np.ndarray]:
+    """Where the first of ``points`` stands in :func:`nsga_order`, and every point's rank."""
+    order, ranks = nsga_order(points, numbers)
+    return order.index(0), ranks
+
+
 def _point(trial: FrozenTrial, epoch: int, names: list[str]) -> list[float] | None:
     """The trial's objective vector at the rung, minimised: -accuracy there, log costs."""
     curve = epoch_accuracies(trial)
     if len(curve) < epoch or not math.isfinite(curve[epoch - 1]):
         return None
-    record = record_of(trial)
+    return _with_costs(trial, -curve[epoch - 1], names)
+
+
+def _with_costs(trial: FrozenTrial, merit: float, names: list[str]) -> list[float] | None:
+    """``merit`` (minimised) in the accuracy's place, then the trial's log costs."""
+    return merit_and_costs(record_of(trial), merit, names)
+
+
+def merit_and_costs(record: dict[str, Any], merit: float, names: list[str]) -> list[float] | None:
+    """The minimised vector of a record: ``merit`` for accuracy, log costs for the rest (None
+    when a cost is not recorded)."""
     point = []
     for name in names:
         if name == "accuracy":
-            point.append(-curve[epoch - 1])
+            point.append(merit)
             continue
         cost = record.get(OBJECTIVE_ATTRS[name])
         if cost is None:
@@ -129,6 +153,52 @@ def _point(trial: FrozenTrial, epoch: int, names: list[str]) -> list[float] | No
         # log: costs span orders of magnitude, and crowding compares gaps
         point.append(math.log(max(float(cost), 1e-12)))
     return point
+
+
+class ProxyScreen:
+    """The zero-epoch rung (``--proxy-screen FRACTION``): before training, a candidate whose
+    (proxy score, costs) falls in the bottom ``fraction`` of NSGA-II's order of every
+    candidate scored so far (trained, stopped, screened or running) is stopped untrained.
+
+    The proxy takes the accuracy's place in the objective vector: higher is better, the costs
+    are the run's cost objectives. Until ``min_seen`` candidates carry a score, all train (a
+    bottom fraction of few is noise). Its state is the study, as the Pareto pruner's.
+    """
+
+    def __init__(self, fraction: float, proxy: str, min_seen: int = 10) -> None:
+        if not 0 < fraction < 1:
+            raise ValueError(f"the screened fraction must be in (0, 1), got {fraction}")
+        self.fraction = fraction
+        self.proxy = proxy
+        self.min_seen = min_seen
+
+    def judge(self, study: optuna.Study, trial: FrozenTrial) -> RungVerdict:
+        names = objective_names(study)
+        if proxies_of(trial).get(self.proxy) is None:
+            return RungVerdict(False, f"no {self.proxy} score: trained")
+        numbers, points = [], []
+        others = study.get_trials(deepcopy=False, states=COMPETING_STATES)
+        for candidate in [trial, *(t for t in others if t.number != trial.number)]:
+            score = proxies_of(candidate).get(self.proxy)
+            point = None if score is None else _with_costs(candidate, -score, names)
+            if point is not None:
+                numbers.append(candidate.number)
+                points.append(point)
+        seen = len(numbers)
+        if not numbers or numbers[0] != trial.number:
+            return RungVerdict(False, "its costs are not recorded: trained")
+        if seen < self.min_seen:
+            return RungVerdict(False, f"{seen} scored so far, fewer than {self.min_seen}")
+        position, ranks = nsga_position(points, numbers)
+        bottom = math.ceil(seen * (1 - self.fraction))  # positions from here are screened
+        reason = (
+            f"{self.proxy} with its costs: {_ordinal(position + 1)} of {seen} scored"
+            f" (front {ranks[0] + 1}); the bottom {seen - bottom} stop untrained"
+        )
+        screened = position >= bottom
+        return RungVerdict(
+            screened, ("screened out before training: " if screened else "") + reason
+        )
 
 
 def _ordinal(n: int) -> str:

@@ -1,0 +1,68 @@
+"""The proxies read from the activations of one forward pass: NASWOT's binary codes and MeCo's
+feature-map correlations. No labels, no gradients."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._layers import ACTIVATIONS
+from .registry import ProxyBatch, register_proxy
+
+
+@register_proxy("naswot", needs_labels=False, reference="Mellor et al. 2021 (ICML)")
+def naswot(model: nn.Module, batch: ProxyBatch) -> float:
+    """log|det K|, K = Σ over the activation layers of c cᵀ + (1 − c)(1 − c)ᵀ, with c the
+    binary codes (activation > 0) of each image: K_ij = N_A − Hamming(c_i, c_j), N_A the
+    number of activations. Images whose codes coincide make K singular: no score."""
+    n = len(batch.targets)
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=batch.inputs.device)
+
+    def count(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        codes = (output.detach().reshape(n, -1) > 0).double()
+        kernel.add_(codes @ codes.T + (1 - codes) @ (1 - codes).T)
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, ACTIVATIONS)]
+    if not hooks:
+        raise ValueError("naswot needs activation layers, and the network has none")
+    try:
+        with torch.no_grad():
+            model(batch.inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    sign, logdet = torch.linalg.slogdet(kernel)
+    if sign <= 0:
+        raise ValueError("the activation codes' kernel is singular (images with equal codes)")
+    return float(logdet)
+
+
+@register_proxy("meco", needs_labels=False, reference="Jiang et al. 2023 (NeurIPS)")
+def meco(model: nn.Module, batch: ProxyBatch) -> float:
+    """Σ over every module with a feature-map output (N, C, H, W) of the minimum eigenvalue of
+    the channels' Pearson correlation matrix (C × C over the H·W positions) for the batch's
+    first image, as MeCo's reference code (undefined correlations of constant channels set to
+    zero)."""
+    minima: list[torch.Tensor] = []
+
+    def correlate(_module: nn.Module, _inputs: object, output: object) -> None:
+        if not isinstance(output, torch.Tensor) or output.dim() != 4:
+            return
+        if output.shape[2] * output.shape[3] < 2:
+            minima.append(output.new_zeros((), dtype=torch.float64))  # all undefined: zeros
+            return
+        features = output[0].detach().reshape(output.shape[1], -1).double()
+        correlation = torch.corrcoef(features)
+        correlation = torch.nan_to_num(correlation, nan=0.0, posinf=0.0, neginf=0.0)
+        minima.append(torch.linalg.eigvalsh(correlation)[0])
+
+    hooks = [m.register_forward_hook(correlate) for m in model.modules() if m is not model]
+    try:
+        with torch.no_grad():
+            model(batch.inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if not minima:
+        raise ValueError("meco needs feature maps, and the network has none")
+    return float(torch.stack(minima).sum())

@@ -1,0 +1,88 @@
+"""How well a proxy ranks candidates: Spearman ρ and Kendall τ (τ-b, ties counted) of the
+proxy against the trained accuracy, each with a percentile bootstrap confidence interval
+(candidates resampled in pairs, scipy's ``stats.bootstrap``)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+BOOTSTRAP_RESAMPLES = 1000
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class RankCorrelation:
+    name: str
+    n: int
+    spearman: float | None
+    spearman_ci: tuple[float, float] | None
+    kendall: float | None
+    kendall_ci: tuple[float, float] | None
+
+    def as_row(self) -> dict[str, object]:
+        def interval(ci: tuple[float, float] | None) -> str:
+            return "" if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+
+        def value(v: float | None) -> float | None:
+            return None if v is None else round(v, 4)
+
+        return {
+            "proxy": self.name,
+            "n": self.n,
+            "spearman": value(self.spearman),
+            "spearman 95% CI": interval(self.spearman_ci),
+            "kendall": value(self.kendall),
+            "kendall 95% CI": interval(self.kendall_ci),
+        }
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    return float(stats.spearmanr(x, y).statistic)
+
+
+def _kendall(x: np.ndarray, y: np.ndarray) -> float:
+    return float(stats.kendalltau(x, y).statistic)
+
+
+def rank_correlation(
+    name: str,
+    scores: Sequence[float],
+    accuracies: Sequence[float],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> RankCorrelation:
+    """ρ and τ of ``scores`` against ``accuracies`` (paired; fewer than 3 pairs, or a constant
+    side, has no correlation: None)."""
+    x, y = np.asarray(scores, dtype=float), np.asarray(accuracies, dtype=float)
+    n = len(x)
+    if n != len(y):
+        raise ValueError(f"{name}: {n} scores for {len(y)} accuracies")
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return RankCorrelation(name, n, None, None, None, None)
+    results: list[float | None] = []
+    intervals: list[tuple[float, float] | None] = []
+    for statistic in (_spearman, _kendall):
+        results.append(statistic(x, y))
+        with warnings.catch_warnings():
+            # resamples whose one side is constant have no correlation: NaN, ignored
+            warnings.simplefilter("ignore")
+            ci = stats.bootstrap(
+                (x, y),
+                statistic,
+                paired=True,
+                vectorized=False,
+                n_resamples=resamples,
+                confidence_level=CONFIDENCE,
+                method="percentile",
+                rng=np.random.default_rng(seed),
+            ).confidence_interval
+        low, high = float(ci.low), float(ci.high)
+        intervals.append(None if math.isnan(low) or math.isnan(high) else (low, high))
+    return RankCorrelation(name, n, results[0], intervals[0], results[1], intervals[1])
