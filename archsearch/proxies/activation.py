@@ -19,8 +19,14 @@ def naswot(model: nn.Module, batch: ProxyBatch) -> float:
     kernel = torch.zeros(n, n, dtype=torch.float64, device=batch.inputs.device)
 
     def count(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-        codes = (output.detach().reshape(n, -1) > 0).double()
-        kernel.add_(codes @ codes.T + (1 - codes) @ (1 - codes).T)
+        # float32 sums of 0/1 are exact below 2**24 units per layer; one product, not two:
+        # (1 - c)(1 - c)ᵀ = N - s_i - s_j + (c cᵀ)_ij, with s the codes' row sums
+        codes = (output.detach().reshape(n, -1) > 0).float()
+        units = codes.shape[1]
+        if units >= 2**24:
+            codes = codes.double()
+        ones = codes.sum(dim=1, keepdim=True)
+        kernel.add_((2 * codes @ codes.T - ones - ones.T + units).double())
 
     hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, ACTIVATIONS)]
     if not hooks:

@@ -128,7 +128,8 @@ def score_candidate(
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             try:
-                candidate = copy.deepcopy(model).to(device).train()
+                # the baselines only count; every other proxy runs (and may change) a copy
+                candidate = model if proxy.baseline else copy.deepcopy(model).to(device).train()
                 value = float(proxy.compute(candidate, ProxyBatch(inputs, targets)))
             except Exception as error:  # a proxy must never stop a search
                 first = (str(error).strip().splitlines() or [""])[0]
