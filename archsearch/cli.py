@@ -580,6 +580,13 @@ PROXY_BENCH_OPTIONS = (
 @with_run_options(PROXY_BENCH_OPTIONS)
 def bench_proxies(
     samples: Annotated[int, typer.Option(min=3, help="Random candidates to train.")] = 50,
+    hyperparameters: Annotated[
+        str,
+        typer.Option(
+            help="fixed (the space's middle values for every candidate: the architecture"
+            " alone varies) or sampled (as a search draws them)."
+        ),
+    ] = "fixed",
     out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "bench-proxies",
     **options: Any,
 ) -> None:
@@ -592,7 +599,12 @@ def bench_proxies(
     from .runs import RunConfig
     from .runs.proxy_bench import ProxyBenchConfig, run_proxy_bench
 
-    config = ProxyBenchConfig(RunConfig(**run_config_fields(options)), samples, out_dir)
+    config = ProxyBenchConfig(
+        RunConfig(**run_config_fields(options)),
+        samples,
+        out_dir,
+        hyperparameters=hyperparameters,  # type: ignore[arg-type]  # checked by the config
+    )
     results = []
 
     def start(progress: Any) -> Any:

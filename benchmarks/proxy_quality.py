@@ -6,7 +6,9 @@
 Calls ``archsearch bench proxies`` for every (space, data set): ``samples`` random candidates
 trained alike, every proxy computed before training. ``digits``: the built-in 8x8 digits, the
 space's own epochs (8); ``mnist``: a 2,000-image per-class sample of real MNIST at 14x14, 4
-epochs (the fidelity of ``benchmarks/search_quality.py mnist``). Prints each summary.md.
+epochs (the fidelity of ``benchmarks/search_quality.py mnist``). Every candidate trains with
+the space's middle hyperparameters unless ``--hyperparameters sampled``. Prints each
+summary.md.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def main() -> None:
     parser.add_argument("--datasets", default="digits,mnist")
     parser.add_argument("--data", default=str(Path(__file__).parents[1] / "../shared/data/mnist"))
     parser.add_argument("--out", default="bench-proxies")
+    parser.add_argument("--hyperparameters", choices=("fixed", "sampled"), default="fixed")
     args = parser.parse_args()
     failed = 0
     for dataset in args.datasets.split(","):
@@ -40,7 +43,8 @@ def main() -> None:
             out = Path(args.out) / f"{space}-{dataset}"
             command = [
                 sys.executable, "-m", "archsearch", "bench", "proxies", "--space", space,
-                *data, "--samples", str(args.samples), "--device", "cpu", "-o", str(out),
+                *data, "--samples", str(args.samples), "--hyperparameters", args.hyperparameters,
+                "--device", "cpu", "-o", str(out),
             ]  # fmt: skip
             print(" ".join(command), flush=True)
             if subprocess.call(command) != 0:

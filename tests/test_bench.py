@@ -131,7 +131,15 @@ def test_bench_search_end_to_end(tmp_path: Path, tiny_space: Path) -> None:
     curves = pd.read_csv(out / "curves.csv")
     assert len(curves) == 2 * 60 and curves["hypervolume"].between(0, 1).all()
     assert runs.loc[1, "completed"] <= len(ok)
-    assert 0 < runs.loc[1, "hypervolume"] <= 1
+    # the hypervolume counts the trials finished within the budget (how many did depends on
+    # the machine's load: the assertion holds either way)
+    started = study.user_attrs["bench_started"]
+    in_time = [
+        t for t in study.get_trials() if status_of(t) == "ok"
+        and t.datetime_complete.timestamp() - started <= 3
+    ]  # fmt: skip
+    assert runs.loc[1, "completed"] == len(in_time)
+    assert (0 < runs.loc[1, "hypervolume"] <= 1) == bool(in_time)
     assert not math.isnan(runs.loc[1, "test_hypervolume"])
 
 

@@ -28,7 +28,7 @@ from archsearch.proxies import (
 )
 from archsearch.proxies.correlation import rank_correlation
 from archsearch.runs import RunConfig, run_search
-from archsearch.study import PROXIES_ATTR, completed, proxies_of, trial_row
+from archsearch.study import PROXIES_ATTR, completed, proxies_of, record_of, trial_row
 
 
 def linear_net(*layers: nn.Module) -> nn.Module:
@@ -206,6 +206,11 @@ def test_unknown_proxy_is_a_clear_error(tiny_space: Path) -> None:
 
 
 def test_bench_proxies_end_to_end(tmp_path: Path, tiny_space: Path) -> None:
+    # the learning rate is searched here; the benchmark trains every candidate at the middle
+    # of its log range, sqrt(0.01 x 0.1) = 0.0316..., so only the architecture varies
+    tiny_space.write_text(
+        tiny_space.read_text().replace("lr: 0.1", "lr: {low: 0.01, high: 0.1, log: true}")
+    )
     out = tmp_path / "bench"
     result = CliRunner().invoke(
         app,
@@ -223,6 +228,8 @@ def test_bench_proxies_end_to_end(tmp_path: Path, tiny_space: Path) -> None:
         study_name="proxies", storage=f"sqlite:///{out / 'runs' / 'proxies' / 'study.db'}"
     )
     assert len(completed(study)) == 4
+    rates = [record_of(t)["hyperparameters"]["lr"] for t in completed(study)]
+    assert rates == [pytest.approx(math.sqrt(0.01 * 0.1))] * 4
     html = (out / "proxies.html").read_text()
     assert "Zero-cost proxies at initialisation" in html
     assert "Spearman" in (out / "summary.md").read_text()

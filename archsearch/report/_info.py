@@ -446,7 +446,9 @@ def get_proxy_rows(info: ProxyInfo) -> list[dict[str, Any]]:
     return [
         {
             **c.as_row(),
-            "ms per candidate": info.median_ms.get(c.name),
+            "ms per candidate": (
+                round(info.median_ms[c.name], 1) if c.name in info.median_ms else None
+            ),
             "missing": info.missing.get(c.name, 0),
         }
         for c in info.correlations
