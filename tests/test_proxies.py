@@ -153,6 +153,19 @@ def test_rank_correlations_of_known_rankings() -> None:
     assert rank_correlation("p", [1, 1, 1, 1], [1, 2, 3, 4]).spearman is None  # constant
 
 
+def test_batched_statistics_of_the_bootstrap_equal_scipys_with_ties() -> None:
+    import numpy as np
+    from scipy import stats
+
+    from archsearch.proxies.correlation import _kendall, _spearman
+
+    x = np.array([[1.0, 2, 2, 3, 5, 5, 5, 8], [3.0, 1, 4, 1, 5, 9, 2, 6]])
+    y = np.array([[2.0, 1, 3, 3, 4, 6, 5, 5], [2.0, 7, 1, 8, 2, 8, 1, 8]])
+    for row in range(2):
+        assert _spearman(x, y)[row] == pytest.approx(stats.spearmanr(x[row], y[row]).statistic)
+        assert _kendall(x, y)[row] == pytest.approx(stats.kendalltau(x[row], y[row]).statistic)
+
+
 def config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
     base = {
         "space": str(space),

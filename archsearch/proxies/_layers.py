@@ -16,10 +16,11 @@ WEIGHT_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Linear)
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardswish, nn.SiLU, nn.GELU)
 
 
-def weight_layers(model: nn.Module) -> Iterator[nn.Module]:
+def layer_weights(model: nn.Module) -> Iterator[torch.Tensor]:
+    """The weights of the conv and linear layers (biases and norms left out, as the papers)."""
     for module in model.modules():
         if isinstance(module, WEIGHT_LAYERS) and module.weight.requires_grad:
-            yield module
+            yield module.weight
 
 
 def loss_backward(model: nn.Module, batch: ProxyBatch) -> torch.Tensor:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._layers import loss_backward, weight_layers
+from ._layers import layer_weights, loss_backward
 from .registry import ProxyBatch, register_proxy
 
 ZICO_SPLITS = 2  # minibatches the gradient statistics are taken over (ZiCo's reference: 2)
@@ -18,7 +18,7 @@ JACOB_COV_EPS = 1e-5  # Mellor et al.'s k
 def grad_norm(model: nn.Module, batch: ProxyBatch) -> float:
     """Σ over the conv and linear layers of ‖∂L/∂W‖₂ (cross-entropy on the batch)."""
     loss_backward(model, batch)
-    grads = [layer.weight.grad for layer in weight_layers(model) if layer.weight.grad is not None]
+    grads = [weight.grad for weight in layer_weights(model) if weight.grad is not None]
     return float(sum(grad.norm() for grad in grads))
 
 
@@ -30,9 +30,9 @@ def snip(model: nn.Module, batch: ProxyBatch) -> float:
     with torch.no_grad():
         return float(
             sum(
-                (layer.weight * layer.weight.grad).abs().sum()
-                for layer in weight_layers(model)
-                if layer.weight.grad is not None
+                (weight * weight.grad).abs().sum()
+                for weight in layer_weights(model)
+                if weight.grad is not None
             )
         )
 
@@ -45,14 +45,14 @@ def zico(model: nn.Module, batch: ProxyBatch) -> float:
     n = len(batch.targets)
     if n < 2 * ZICO_SPLITS:
         raise ValueError(f"zico needs at least {2 * ZICO_SPLITS} images, got {n}")
-    layers = list(weight_layers(model))
-    grads: list[list[torch.Tensor]] = [[] for _ in layers]
+    weights = list(layer_weights(model))
+    grads: list[list[torch.Tensor]] = [[] for _ in weights]
     for split in range(ZICO_SPLITS):
         part = slice(split * n // ZICO_SPLITS, (split + 1) * n // ZICO_SPLITS)
         loss_backward(model, ProxyBatch(batch.inputs[part], batch.targets[part]))
-        for i, layer in enumerate(layers):
-            if layer.weight.grad is not None:
-                grads[i].append(layer.weight.grad.detach().flatten().clone())
+        for i, weight in enumerate(weights):
+            if weight.grad is not None:
+                grads[i].append(weight.grad.detach().flatten().clone())
     score = 0.0
     for layer_grads in grads:
         if len(layer_grads) < ZICO_SPLITS:
@@ -74,6 +74,7 @@ def jacob_cov(model: nn.Module, batch: ProxyBatch) -> float:
     model.zero_grad(set_to_none=True)
     output = model(inputs)
     output.backward(torch.ones_like(output))
+    assert inputs.grad is not None  # the input requires grad
     jacobian = inputs.grad.detach().reshape(len(inputs), -1).double().cpu().numpy()
     correlation = np.corrcoef(jacobian)
     if not np.isfinite(correlation).all():

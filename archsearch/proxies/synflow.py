@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._layers import weight_layers
+from ._layers import layer_weights
 from .registry import ProxyBatch, register_proxy
 
 
@@ -38,8 +38,8 @@ def synflow(model: nn.Module, batch: ProxyBatch) -> float:
     model(ones).sum().backward()
     with torch.no_grad():
         total = sum(
-            (layer.weight * layer.weight.grad).sum()
-            for layer in weight_layers(model)
-            if layer.weight.grad is not None
+            (weight * weight.grad).sum()
+            for weight in layer_weights(model)
+            if weight.grad is not None
         )
     return float(total)

@@ -91,7 +91,7 @@ def write_report(
             + "</section>"
         )
 
-    proxies = [info for s in studies if (info := get_proxy_info(s)) is not None]
+    proxies = [p for s in studies if (p := get_proxy_info(s)) is not None]
     if proxies:
         sections.append(proxy_section(proxies))
 

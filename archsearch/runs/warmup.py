@@ -12,6 +12,7 @@ random candidates. Nothing is trained here; a resumed run does not warm up again
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import optuna
 import torch
@@ -45,7 +46,7 @@ def proxy_warm_start(
     batch = proxy_batch(data, seed=config.seed)
     shape = (1, data.in_channels, *data.input_size)
     scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=config.seed + 1))
-    scored: list[tuple[dict[str, object], float]] = []
+    scored: list[tuple[dict[str, Any], float]] = []
     points: list[list[float]] = []
     for index in range(count):
         trial = scratch.ask()
@@ -63,7 +64,7 @@ def proxy_warm_start(
             continue
         score = score_candidate(model, batch, [proxy], seed=config.seed).values.get(proxy)
         point = None if score is None else merit_and_costs(record, -score, names)
-        if point is not None:
+        if score is not None and point is not None:
             scored.append((trial.params, score))
             points.append(point)
     if not scored:
