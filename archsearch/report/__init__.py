@@ -140,7 +140,13 @@ def proxy_section(infos: list[ProxyInfo]) -> str:
             '<p class="muted">Spearman ρ and Kendall τ of each proxy at initialisation'
             " against the validation accuracy of the candidates trained to their last epoch,"
             " with percentile-bootstrap 95% intervals; params and flops are the baselines a"
-            " proxy must beat.</p>"
+            " proxy must beat."
+            + (
+                " The hyperparameters were sampled too, and a proxy sees only the network:"
+                " <code>archsearch bench proxies</code> trains every candidate alike.</p>"
+                if info.hyperparameters_vary
+                else "</p>"
+            )
             + _html.table(get_proxy_rows(info), f"proxies-{info.run}")
             + _html.figure_div(_plots.proxy_figure(info), f"proxy-scatter-{info.run}")
         )

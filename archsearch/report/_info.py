@@ -6,6 +6,7 @@ per-layer detail, a static re-profile of the stored architecture).
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -395,6 +396,7 @@ class ProxyInfo:
     correlations: tuple[RankCorrelation, ...]
     median_ms: dict[str, float]  # per candidate
     missing: dict[str, int]  # trials whose proxy gave no score (inf, NaN, an error)
+    hyperparameters_vary: bool = False  # then training, not only the network, varies
 
 
 def get_proxy_info(study: optuna.Study, resamples: int = BOOTSTRAP_RESAMPLES) -> ProxyInfo | None:
@@ -438,6 +440,7 @@ def get_proxy_info(study: optuna.Study, resamples: int = BOOTSTRAP_RESAMPLES) ->
         tuple(correlations),
         timings,
         {name: sum(1 for v in scores[name] if v is None) for name in names},
+        len({json.dumps(r.get("hyperparameters"), sort_keys=True) for r in records}) > 1,
     )
 
 
