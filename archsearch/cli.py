@@ -295,6 +295,7 @@ def tune(
             runs_dir=runs_dir,
             reports_dir=reports_dir,
             pruner=pruner,  # type: ignore[arg-type]  # checked by RunConfig
+            proxies=(),  # one network: its proxy scores would rank nothing
         )
         run_with_progress(
             lambda progress: tune_fixed(config, architecture, hyperparameters, progress=progress),

@@ -33,6 +33,13 @@ def test_searchers_parse_with_typed_options() -> None:
     ]
     assert entries[1].options == {"searcher": "tpe", "pruner": "none", "train_limit": 500}
     assert entries[2].options == {"searcher": "nsga2", "resolution": None}
+    # a list option's items are joined by "+" (commas separate the searchers)
+    (screened,) = parse_entries("tpe:proxies=naswot+synflow:proxy_screen=0.5")
+    assert screened.options == {
+        "searcher": "tpe",
+        "proxies": ("naswot", "synflow"),
+        "proxy_screen": 0.5,
+    }
     with pytest.raises(ConfigError, match="not FIELD=VALUE"):
         parse_entries("tpe:nonsense=1")
     with pytest.raises(ConfigError, match="twice"):

@@ -54,9 +54,10 @@ def test_each_searcher_end_to_end(tmp_path: Path, tiny_space: Path, searcher: st
         }
         assert len(points) == 4
     for trial in completed(study):
-        # the record is two storage writes: what training needs, then what it produced
+        # the record is two storage writes, what training needs and what it produced, and
+        # the default proxies' scores in between
         grid_attrs = {"grid_point"} if searcher == "grid" else set()
-        assert set(trial.user_attrs) == {"candidate", "result", *grid_attrs}
+        assert set(trial.user_attrs) == {"candidate", "proxies", "result", *grid_attrs}
         attrs = record_of(trial)
         assert attrs["status"] == "ok" and len(attrs["val_curve"]) == 2
         assert trial.values == [attrs["val_accuracy"], attrs["flops"]]

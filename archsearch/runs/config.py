@@ -26,8 +26,11 @@ OPTUNA_PRUNERS = ("median", "successive-halving", "hyperband")
 # the 10 minutes the default run must fit in; 150 took 5.5 minutes but left a worse front than
 # the 80 fully trained trials of before
 DEFAULT_TRIALS = 230
-# recorded with every trial; chosen by benchmarks/RESULTS.md ("Zero-cost proxies")
-DEFAULT_PROXIES: tuple[str, ...] = ()
+# recorded with every trial: the two that ranked trained candidates best on average over the
+# mobile and resnet spaces, digits and MNIST (Spearman 0.55 and 0.57), at ~50-80 ms each on
+# 8x8 digits; none ranked better than params or flops (benchmarks/RESULTS.md, "Zero-cost
+# proxies")
+DEFAULT_PROXIES: tuple[str, ...] = ("naswot", "snip")
 
 
 @dataclass(frozen=True)
