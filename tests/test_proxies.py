@@ -333,6 +333,6 @@ def test_screen_and_warm_up_need_a_proxy() -> None:
     from archsearch.errors import ConfigError
 
     with pytest.raises(ConfigError, match="needs --proxies"):
-        RunConfig(proxy_screen=0.5)
+        RunConfig(proxies=(), proxy_screen=0.5)
     with pytest.raises(ConfigError, match=r"must be in \(0, 1\)"):
         RunConfig(proxies=("synflow",), proxy_screen=1.0)
