@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 import pytest
 import torch
+
+from archsearch.runs import RunConfig
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -14,6 +18,22 @@ def _seeded() -> None:
 
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def run_config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
+    """A small run of ``space`` on synthetic data, on CPU, in ``tmp_path``: 3 trials trained to
+    the end (early stopping is tests/test_pruners.py's)."""
+    base = {
+        "space": str(space),
+        "dataset": "synthetic",
+        "runs_dir": str(tmp_path / "runs"),
+        "reports_dir": str(tmp_path / "reports"),
+        "device": "cpu",
+        "trials": 3,
+        "name": "t",
+        "pruner": "none",
+    }
+    return RunConfig(**{**base, **changes})  # type: ignore[arg-type]
 
 
 TINY_SPACE = """\

@@ -224,10 +224,10 @@ def test_default_hyperparameters(space) -> None:
     assert "epochs" not in hp  # fixed in the space
 
 
-def test_darts_run_is_recorded_like_any_trial(tmp_path: Path) -> None:
+def darts_run(tmp_path: Path, **options: object) -> RunConfig:
     path = tmp_path / "darts.yaml"
     path.write_text(SPACE)
-    config = RunConfig(
+    return RunConfig(
         space=str(path),
         dataset="synthetic",
         searcher="darts",
@@ -235,11 +235,12 @@ def test_darts_run_is_recorded_like_any_trial(tmp_path: Path) -> None:
         runs_dir=str(tmp_path / "runs"),
         reports_dir=str(tmp_path / "reports"),
         device="cpu",
-        darts_epochs=2,
-        derive_top=1,
-        cost="latency",
-        cost_weight=0.1,
+        **options,  # type: ignore[arg-type]
     )
+
+
+def test_darts_run_is_recorded_like_any_trial(tmp_path: Path) -> None:
+    config = darts_run(tmp_path, darts_epochs=2, derive_top=1, cost="latency", cost_weight=0.1)
     result = run_search(config)
     trials = completed(result.study)
     assert len(trials) == 2
@@ -256,21 +257,7 @@ def test_darts_run_is_recorded_like_any_trial(tmp_path: Path) -> None:
 def test_darts_run_keeps_to_its_wall_time_budget(tmp_path: Path) -> None:
     # timeout 1e-3 s: the search stops after its first epoch (of 5), and of the 1 + 2 derived
     # networks only the first is trained (Optuna checks the timeout between trials)
-    path = tmp_path / "darts.yaml"
-    path.write_text(SPACE)
-    config = RunConfig(
-        space=str(path),
-        dataset="synthetic",
-        searcher="darts",
-        name="d",
-        runs_dir=str(tmp_path / "runs"),
-        reports_dir=str(tmp_path / "reports"),
-        device="cpu",
-        darts_epochs=5,
-        derive_top=2,
-        timeout=1e-3,
-    )
-    result = run_search(config)
+    result = run_search(darts_run(tmp_path, darts_epochs=5, derive_top=2, timeout=1e-3))
     trials = completed(result.study)
     assert len(trials) == 1
     darts = trials[0].user_attrs["darts"]

@@ -29,6 +29,7 @@ from archsearch.proxies import (
 from archsearch.proxies.correlation import rank_correlation
 from archsearch.runs import RunConfig, run_search
 from archsearch.study import PROXIES_ATTR, completed, proxies_of, record_of, trial_row
+from tests.conftest import run_config
 
 
 def linear_net(*layers: nn.Module) -> nn.Module:
@@ -167,17 +168,7 @@ def test_batched_statistics_of_the_bootstrap_equal_scipys_with_ties() -> None:
 
 
 def config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
-    base = {
-        "space": str(space),
-        "dataset": "synthetic",
-        "runs_dir": str(tmp_path / "runs"),
-        "reports_dir": str(tmp_path / "reports"),
-        "device": "cpu",
-        "trials": 3,
-        "searcher": "random",
-        "pruner": "none",
-    }
-    return RunConfig(**{**base, **changes})  # type: ignore[arg-type]
+    return run_config(tmp_path, space, **{"searcher": "random", **changes})
 
 
 def test_a_run_records_proxies_and_trains_the_same_networks(

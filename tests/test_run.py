@@ -22,22 +22,12 @@ from archsearch.cli import app
 from archsearch.errors import ArchsearchError
 from archsearch.runs import RunConfig, run_search
 from archsearch.study import completed, record_of, status_counts
+from tests.conftest import run_config
 
 runner = CliRunner()
 
 
-def config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
-    base = {
-        "space": str(space),
-        "dataset": "synthetic",
-        "runs_dir": str(tmp_path / "runs"),
-        "reports_dir": str(tmp_path / "reports"),
-        "device": "cpu",
-        "trials": 3,
-        "name": "t",
-        "pruner": "none",  # trials trained to the end; early stopping: tests/test_pruners.py
-    }
-    return RunConfig(**{**base, **changes})  # type: ignore[arg-type]
+config = run_config
 
 
 @pytest.mark.parametrize("searcher", ["random", "tpe", "nsga2", "grid"])

@@ -3,11 +3,30 @@ feature-map correlations. No labels, no gradients."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
 from ._layers import ACTIVATIONS
 from .registry import ProxyBatch, register_proxy
+
+
+def forward_watching(
+    model: nn.Module,
+    modules: list[nn.Module],
+    hook: Callable[[nn.Module, object, Any], None],
+    inputs: torch.Tensor,
+) -> None:
+    """One forward pass without gradients, ``hook`` called on each of ``modules``' outputs."""
+    handles = [module.register_forward_hook(hook) for module in modules]
+    try:
+        with torch.no_grad():
+            model(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 @register_proxy("naswot", needs_labels=False, reference="Mellor et al. 2021 (ICML)")
@@ -28,15 +47,10 @@ def naswot(model: nn.Module, batch: ProxyBatch) -> float:
         ones = codes.sum(dim=1, keepdim=True)
         kernel.add_((2 * codes @ codes.T - ones - ones.T + units).double())
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, ACTIVATIONS)]
-    if not hooks:
+    activations = [m for m in model.modules() if isinstance(m, ACTIVATIONS)]
+    if not activations:
         raise ValueError("naswot needs activation layers, and the network has none")
-    try:
-        with torch.no_grad():
-            model(batch.inputs)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    forward_watching(model, activations, count, batch.inputs)
     sign, logdet = torch.linalg.slogdet(kernel)
     if sign <= 0:
         raise ValueError("the activation codes' kernel is singular (images with equal codes)")
@@ -62,13 +76,9 @@ def meco(model: nn.Module, batch: ProxyBatch) -> float:
         correlation = torch.nan_to_num(correlation, nan=0.0, posinf=0.0, neginf=0.0)
         minima.append(torch.linalg.eigvalsh(correlation)[0])
 
-    hooks = [m.register_forward_hook(correlate) for m in model.modules() if m is not model]
-    try:
-        with torch.no_grad():
-            model(batch.inputs)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    forward_watching(
+        model, [m for m in model.modules() if m is not model], correlate, batch.inputs
+    )
     if not minima:
         raise ValueError("meco needs feature maps, and the network has none")
     return float(torch.stack(minima).sum())
