@@ -7,7 +7,9 @@ weights, no data, nothing allocated):
 - :func:`profile_model`: the whole profile (per layer, per operator kind, peak memory,
   guideline findings, optionally latency), for ``archsearch profile``, export and reports;
 - :func:`static_costs`: the totals only (params, flops, mac), cached block by block, for the
-  search loop, which profiles hundreds of candidates. Its totals equal ``profile_model``'s.
+  search loop, which profiles hundreds of candidates, and :func:`architecture_costs`, the
+  same totals straight from an Architecture (no network built) for the one-shot searchers,
+  which cost thousands. Their totals equal ``profile_model``'s.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from .latency import (
     time_by_kind,
 )
 from .result import LAYER_COLUMNS, UNITS, ProfileResult
-from .static import StaticCosts, static_costs
+from .static import StaticCosts, architecture_costs, static_costs
 
 
 def profile_model(
@@ -211,6 +213,7 @@ __all__ = [
     "ProfileResult",
     "StaticCosts",
     "Thresholds",
+    "architecture_costs",
     "measure_latency",
     "parse_input_shape",
     "profile_model",

@@ -12,12 +12,13 @@ findings need the whole network and stay with ``profile_model``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..architecture import BlockSpec, Head
+from ..architecture import Architecture, BlockSpec, Head
 from .counter import count
 from .formulas import ELEMENTWISE_KINDS
 
@@ -57,40 +58,74 @@ def static_costs(model: nn.Module, input_shape: tuple[int, int, int, int]) -> St
     arch = getattr(model, "arch", None)
     if arch is None:
         return _count(model, input_shape)
+    classes = int(model.get_submodule("head.fc").out_features)
+    return _totals(arch, input_shape, classes, model.get_submodule)
+
+
+def architecture_costs(
+    arch: Architecture, input_shape: tuple[int, int, int, int], num_classes: int
+) -> StaticCosts:
+    """The totals of :func:`static_costs` straight from an Architecture, without building the
+    network: shapes propagate block by block (:meth:`Architecture.infer_shapes`, which also
+    validates) and each (block, input shape) not in the cache is built alone on the meta
+    device and counted once. For the one-shot searchers, which cost thousands of candidates
+    (about 3,000 a second once their blocks are cached: benchmarks/RESULTS.md)."""
+    from ..blocks import create_block
+    from ..build import ClassifierHead
+
+    def build(location: str) -> nn.Module:
+        with torch.device("meta"):
+            if location == "head":
+                return ClassifierHead(arch.head, last_channels, num_classes)
+            shape = by_location[location]
+            block = shape.block
+            return create_block(
+                block.type, shape.in_shape[0], shape.out_shape[0], block.stride, **block.kwargs
+            )
+
+    shapes = arch.infer_shapes(input_shape[1], (input_shape[2], input_shape[3]))
+    by_location = {shape.location: shape for shape in shapes}
+    last_channels = shapes[-1].out_shape[0]
+    return _totals(arch, input_shape, num_classes, build, shapes)
+
+
+def _totals(
+    arch: Architecture,
+    input_shape: tuple[int, int, int, int],
+    num_classes: int,
+    module_at: Callable[[str], nn.Module],
+    shapes: list | None = None,
+) -> StaticCosts:
+    """Sum the cached costs of ``arch``'s blocks and head; ``module_at(location)`` gives the
+    module to count on a cache miss (``head`` for the head)."""
     batch, channels, height, width = input_shape
-    total = StaticCosts()
-    shapes = arch.infer_shapes(channels, (height, width))
-    for shape in shapes:
-        module = model.get_submodule(shape.location)
-        total += _block_costs(shape.block, (batch, *shape.in_shape), module)
-    head = model.get_submodule("head")
-    return total + _head_costs(arch.head, (batch, *shapes[-1].out_shape), head)
+    if shapes is None:
+        shapes = arch.infer_shapes(channels, (height, width))
+    params = flops = mac = elementwise = 0
+    unsupported: set[str] = set()
+    keys: list[tuple[BlockSpec | Head, tuple[int, ...], int, str]] = [
+        (shape.block, (batch, *shape.in_shape), 0, shape.location) for shape in shapes
+    ]
+    keys.append((arch.head, (batch, *shapes[-1].out_shape), num_classes, "head"))
+    for block, shape, classes, location in keys:
+        key = (block, shape, classes)
+        costs = _CACHE.get(key)
+        if costs is None:
+            if len(_CACHE) >= _CACHE_LIMIT:
+                _CACHE.clear()
+            costs = _CACHE[key] = _count(module_at(location), shape)
+        params += costs.params
+        flops += costs.flops
+        mac += costs.mac
+        elementwise += costs.elementwise_mac
+        unsupported.update(costs.unsupported)
+    return StaticCosts(params, flops, mac, elementwise, tuple(sorted(unsupported)))
 
 
 #: (block or head, input shape, classes) → costs. A block's costs depend on its spec and input
 #: shape alone, so the module itself is counted only the first time.
 _CACHE: dict[tuple[BlockSpec | Head, tuple[int, ...], int], StaticCosts] = {}
 _CACHE_LIMIT = 16384
-
-
-def _block_costs(block: BlockSpec, shape: tuple[int, ...], module: nn.Module) -> StaticCosts:
-    return _cached((block, shape, 0), module, shape)
-
-
-def _head_costs(head: Head, shape: tuple[int, ...], module: nn.Module) -> StaticCosts:
-    classes = int(module.get_submodule("fc").out_features)
-    return _cached((head, shape, classes), module, shape)
-
-
-def _cached(
-    key: tuple[BlockSpec | Head, tuple[int, ...], int], module: nn.Module, shape: tuple[int, ...]
-) -> StaticCosts:
-    costs = _CACHE.get(key)
-    if costs is None:
-        if len(_CACHE) >= _CACHE_LIMIT:
-            _CACHE.clear()
-        costs = _CACHE[key] = _count(module, shape)
-    return costs
 
 
 def _count(module: nn.Module, shape: tuple[int, ...]) -> StaticCosts:

@@ -1,4 +1,5 @@
-"""The search loop's cached block-by-block totals equal the whole-network profile."""
+"""The search loop's cached block-by-block totals (from a built network, or straight from an
+Architecture) equal the whole-network profile."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from archsearch import build_model, zoo
 from archsearch.architecture import Architecture, BlockSpec, Head
 from archsearch.profiler import ELEMENTWISE_KINDS, profile_model
 from archsearch.profiler import static as static_module
-from archsearch.profiler.static import StaticCosts, static_costs
+from archsearch.profiler.static import StaticCosts, architecture_costs, static_costs
 
 
 def whole_network(model: torch.nn.Module, shape: tuple[int, int, int, int]) -> StaticCosts:
@@ -32,6 +33,29 @@ def test_block_by_block_totals_equal_the_whole_network(space: str) -> None:
             model = build_model(arch, 10, channels)
             shape = (1, channels, size, size)
             assert static_costs(model, shape) == whole_network(model, shape), str(arch)
+
+
+@pytest.mark.parametrize("space", ["mobile", "resnet", "inception", "mixed"])
+def test_costs_from_the_architecture_alone_equal_the_whole_network(space: str) -> None:
+    for size, channels in ((8, 1), (28, 3)):
+        static_module._CACHE.clear()  # every block built on its own here, not taken from a net
+        for arch in archsearch.load_space(space).sample(6, seed=7, input_size=size):
+            shape = (1, channels, size, size)
+            expected = whole_network(build_model(arch, 10, channels), shape)
+            assert architecture_costs(arch, shape, 10) == expected, str(arch)
+            assert architecture_costs(arch, shape, 10) == expected  # from the cache
+
+
+def test_costs_from_the_architecture_of_a_zoo_network() -> None:
+    static_module._CACHE.clear()
+    arch = zoo.get("resnet18")
+    with torch.device("meta"):
+        model = build_model(arch, 1000)
+    # torchvision's ResNet-18: 11,689,512 parameters, 1.81G multiply-adds at 224x224 (its docs)
+    costs = architecture_costs(arch, (1, 3, 224, 224), 1000)
+    assert costs == whole_network(model, (1, 3, 224, 224))
+    assert costs.params == 11_689_512
+    assert round(costs.flops / 1e9, 2) == 1.81
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "shufflenet_v2_x1_0"])
