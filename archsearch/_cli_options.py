@@ -37,8 +37,9 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "searcher": (
         str,
         "--searcher",
-        "tpe (sample-efficient, multi-objective), nsga2, random, grid, darts, or zoo (the"
-        " zoo's small mobile networks fitted to the input: the by-hand baseline).",
+        "tpe (sample-efficient, multi-objective), nsga2, random, grid, darts, spos (single"
+        " path one-shot: one supernet, thousands of networks estimated, the best retrained),"
+        " or zoo (the zoo's small mobile networks fitted to the input: the by-hand baseline).",
     ),
     "objectives": (
         str,
@@ -95,6 +96,15 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "cost": (str, "--cost", "DARTS cost-aware loss: flops, mac or latency (measured here)."),
     "cost_weight": (float, "--cost-weight", "DARTS: weight of the cost-aware loss."),
     "derive_top": (int, "--derive-top", "DARTS: also retrain the K next most likely networks."),
+    "spos_epochs": (int, "--spos-epochs", "SPOS: supernet epochs."),
+    "spos_sampling": (
+        str,
+        "--spos-sampling",
+        "SPOS: uniform (one random path per step) or fair (FairNAS: every op once per step).",
+    ),
+    "spos_sampler": (str, "--spos-sampler", "SPOS: the one-shot search's nsga2, tpe or random."),
+    "spos_evaluations": (int, "--spos-evaluations", "SPOS: networks estimated on the supernet."),
+    "retrain_top": (int, "--retrain-top", "SPOS: retrain the first K of the one-shot front."),
     "workers": (int, "--workers", "Local worker processes sharing the run's study."),
     "devices": (str, "--devices", "Devices for the workers, e.g. cuda:0,cuda:1 (round robin)."),
     "heartbeat": (int, "--heartbeat", "Worker heartbeat (s); a trial silent for 3 is retried."),

@@ -78,8 +78,12 @@ EPOCHS_ATTR = "epoch_accuracy"
 #: user attribute with the zero-cost proxies of a candidate at initialisation (``--proxies``):
 #: {"values": {name: score}, "missing": {name: reason}, "ms": {name: milliseconds}}
 PROXIES_ATTR = "proxies"
+#: user attribute of a network a one-shot search (``--searcher spos``) picked for retraining:
+#: {"estimate": validation accuracy with the supernet's weights — an estimate, never a
+#: trained accuracy —, "rank", "one_shot_trial", "supernet": {...}, ...}
+ONE_SHOT_ATTR = "one_shot"
 #: user attributes an enqueued trial carries that its retry must carry too
-QUEUED_ATTRS = (QUEUED_ARCHITECTURE, "alpha_history", "darts", REFERENCE_NETWORK)
+QUEUED_ATTRS = (QUEUED_ARCHITECTURE, "alpha_history", "darts", REFERENCE_NETWORK, ONE_SHOT_ATTR)
 
 
 # --- writers: the only code that writes a trial's record -------------------------------------
@@ -340,6 +344,8 @@ def trial_row(trial: FrozenTrial, test: dict[int, float] | None = None) -> dict[
         "train_seconds": attrs.get("train_seconds"),
         "device": attrs.get("device"),
         "reason": attrs.get("reason"),
+        # a one-shot search's estimate for the network it picked: named apart from accuracy
+        "one_shot_estimate": trial.user_attrs.get(ONE_SHOT_ATTR, {}).get("estimate"),
         **{f"proxy.{k}": v for k, v in proxies_of(trial).items()},
         **{f"hp.{k}": v for k, v in attrs.get("hyperparameters", {}).items()},
     }

@@ -263,3 +263,44 @@ def test_darts_run_keeps_to_its_wall_time_budget(tmp_path: Path) -> None:
     darts = trials[0].user_attrs["darts"]
     assert len(darts["entropy"]) == 1
     assert darts["stopped"].startswith("wall-time budget: stopped after search epoch 1 of 5")
+
+
+DARTS_KILLED = """\
+import os, signal, sys, torch
+from pathlib import Path
+import archsearch
+from archsearch.data import load_dataset
+from archsearch.searchers.oneshot import DartsConfig, DartsSearch, plan_supernet
+
+data = load_dataset("synthetic")
+plan = plan_supernet(archsearch.load_space(sys.argv[1]), data)
+
+def kill(epoch, result):
+    if epoch == 1:  # after the second epoch's checkpoint
+        os.kill(os.getpid(), signal.SIGKILL)
+
+config = DartsConfig(epochs=3, warmup_epochs=1, batch_size=32)
+DartsSearch(plan, data, torch.device("cpu"), config, kill, checkpoint=Path(sys.argv[2])).run()
+"""
+
+
+def test_darts_resumes_its_supernet_after_sigkill(space, data, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    space_file = tmp_path / "darts.yaml"  # the fixture's file
+    checkpoint = tmp_path / "supernet.pt"
+    script = tmp_path / "killed.py"
+    script.write_text(DARTS_KILLED)
+    done = subprocess.run([sys.executable, str(script), str(space_file), str(checkpoint)])
+    assert done.returncode == -9  # SIGKILL, after epoch 2 of 3
+    plan = plan_supernet(space, data)
+    config = DartsConfig(epochs=3, warmup_epochs=1, batch_size=32)
+    resumed = DartsSearch(plan, data, torch.device("cpu"), config, checkpoint=checkpoint).run()
+    whole = DartsSearch(plan, data, torch.device("cpu"), config).run()
+    assert resumed.resumed_from == 2 and len(resumed.history) == 3
+    # the same α after the third epoch as an uninterrupted search with the same seed
+    def flat(history: list[list[list[float]]]) -> list[float]:
+        return [w for epoch in history for position in epoch for w in position]
+
+    assert flat(resumed.history) == pytest.approx(flat(whole.history), abs=1e-6)

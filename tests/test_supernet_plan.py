@@ -17,6 +17,7 @@ class Recording(SupernetChooser):
     """The chooser, remembering what it chose (to replay it as a fixed trial)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.params: dict[str, object] = {}
 
     def suggest_categorical(self, name, choices):

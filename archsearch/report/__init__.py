@@ -16,11 +16,13 @@ import pandas as pd
 from . import _html, _plots
 from ._info import (
     COST_AXES,
+    OneShotInfo,
     ProxyInfo,
     RunInfo,
     get_candidate_info,
     get_history_info,
     get_importance_info,
+    get_one_shot_info,
     get_pareto_info,
     get_proxy_info,
     get_proxy_rows,
@@ -94,6 +96,9 @@ def write_report(
     proxies = [p for s in studies if (p := get_proxy_info(s)) is not None]
     if proxies:
         sections.append(proxy_section(proxies))
+    one_shot = [o for s in studies if (o := get_one_shot_info(s)) is not None]
+    if one_shot:
+        sections.append(one_shot_section(one_shot))
 
     all_rows = []
     front_numbers: set[int] = set()
@@ -151,6 +156,35 @@ def proxy_section(infos: list[ProxyInfo]) -> str:
             + _html.figure_div(_plots.proxy_figure(info), f"proxy-scatter-{info.run}")
         )
     return '<section id="proxies"><h2>Zero-cost proxies</h2>' + "".join(parts) + "</section>"
+
+
+def one_shot_section(infos: list[OneShotInfo]) -> str:
+    """The networks a one-shot search picked: its estimates beside their trained accuracies."""
+    parts = []
+    for info in infos:
+        trust = ""
+        c = info.correlation
+        if c is not None and c.kendall is not None:
+            interval = (
+                "" if c.kendall_ci is None else f" [{c.kendall_ci[0]:.2f}, {c.kendall_ci[1]:.2f}]"
+            )
+            trust = (
+                f" Kendall τ between estimate and trained accuracy over these {c.n}:"
+                f" {c.kendall:.2f}{interval} (few networks, picked from the top: a wide"
+                " interval); <code>archsearch bench one-shot</code> measures it on a random"
+                " sample."
+            )
+        parts.append(
+            f"<h3>{_html.esc(info.run)}</h3>"
+            '<p class="muted">One-shot estimate: validation accuracy with the supernet\'s'
+            " shared weights (BatchNorm recalibrated) — an estimate that ranked these networks,"
+            " not a trained accuracy. Trained accuracy: the same network trained from scratch"
+            " by the run, as everywhere else in this report."
+            + trust
+            + "</p>"
+            + _html.table(list(info.rows), f"one-shot-{info.run}")
+        )
+    return '<section id="one-shot"><h2>One-shot estimates</h2>' + "".join(parts) + "</section>"
 
 
 def get_bench_curves(
@@ -222,10 +256,12 @@ __all__ = [
     "ProxyInfo",
     "RunInfo",
     "get_bench_curves",
+    "get_one_shot_info",
     "get_proxy_info",
     "get_proxy_rows",
     "get_run_info",
     "get_trial_rows",
+    "one_shot_section",
     "proxy_section",
     "write_bench_report",
     "write_report",

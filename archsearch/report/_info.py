@@ -20,6 +20,7 @@ from ..proxies.correlation import BOOTSTRAP_RESAMPLES, RankCorrelation, rank_cor
 from ..study import (
     OBJECTIVE_ATTRS,
     OBJECTIVES,
+    ONE_SHOT_ATTR,
     PROXIES_ATTR,
     STATUS_OK,
     architecture_of,
@@ -258,6 +259,49 @@ def get_importance_info(study: optuna.Study) -> dict[str, dict[str, float]]:
             continue  # e.g. no parameter varies across completed trials
         result[name] = {k: round(float(v), 6) for k, v in importances.items()}
     return result
+
+
+@dataclass(frozen=True)
+class OneShotInfo:
+    """The networks a one-shot search picked, with its estimate beside the accuracy each
+    reached when trained from scratch (``None`` until trained)."""
+
+    run: str
+    rows: tuple[dict[str, Any], ...]
+    correlation: RankCorrelation | None  # estimate against trained accuracy, 3 trained or more
+
+
+def get_one_shot_info(
+    study: optuna.Study, resamples: int = BOOTSTRAP_RESAMPLES
+) -> OneShotInfo | None:
+    picked = [t for t in study.get_trials(deepcopy=False) if ONE_SHOT_ATTR in t.user_attrs]
+    if not picked:
+        return None
+    rows = []
+    for trial in sorted(picked, key=lambda t: t.user_attrs[ONE_SHOT_ATTR].get("rank", 0)):
+        record = record_of(trial)
+        done = trial.state == TrialState.COMPLETE
+        rows.append(
+            {
+                "trial": trial.number,
+                "architecture": record.get("arch_str"),
+                "one-shot estimate": trial.user_attrs[ONE_SHOT_ATTR]["estimate"],
+                "trained accuracy": record.get("val_accuracy") if done else None,
+                "flops": record.get("flops"),
+            }
+        )
+    trained = [r for r in rows if r["trained accuracy"] is not None]
+    correlation = (
+        rank_correlation(
+            "one-shot estimate",
+            [r["one-shot estimate"] for r in trained],
+            [r["trained accuracy"] for r in trained],
+            resamples=resamples,
+        )
+        if len(trained) >= 3
+        else None
+    )
+    return OneShotInfo(study.study_name, tuple(rows), correlation)
 
 
 def get_trial_rows(study: optuna.Study) -> list[dict[str, Any]]:

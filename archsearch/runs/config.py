@@ -14,9 +14,13 @@ from ..architecture import Architecture
 from ..errors import ConfigError
 from ..proxies import check_proxy_names
 from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
+from ..searchers.oneshot.spos import OneShotSampler, Sampling, check_objectives
 from ..study import OBJECTIVES, Objective
 
-Searcher = Literal["random", "grid", "tpe", "nsga2", "darts", "zoo"]
+Searcher = Literal["random", "grid", "tpe", "nsga2", "darts", "spos", "zoo"]
+#: searchers that enqueue the few networks they pick and train them in one process (no
+#: sampling per trial, no early stopping, no workers)
+PICKING_SEARCHERS = ("darts", "spos", "zoo")
 Pruner = Literal["auto", "pareto-asha", "median", "successive-halving", "hyperband", "none"]
 #: Optuna's own pruners, which rank one value: single-objective studies only
 OPTUNA_PRUNERS = ("median", "successive-halving", "hyperband")
@@ -79,6 +83,12 @@ class RunConfig:
     cost: Cost = "flops"  # the cost-aware loss's cost
     cost_weight: float = 0.0
     derive_top: int = 0
+    # SPOS (searcher "spos"): supernet epochs, path sampling, one-shot evaluations, retrained
+    spos_epochs: int = 10
+    spos_sampling: Sampling = "uniform"
+    spos_sampler: OneShotSampler = "nsga2"
+    spos_evaluations: int = 1000
+    retrain_top: int = 5
     # several workers on one study (local processes; `archsearch worker` joins from anywhere)
     workers: int = 1
     devices: str | None = None  # e.g. "cuda:0,cuda:1": one per worker, round robin
@@ -95,7 +105,10 @@ class RunConfig:
             raise ConfigError("proxy_screen", f"must be in (0, 1), got {self.proxy_screen}")
         if self.proxy_warmup < 0:
             raise ConfigError("proxy_warmup", "must be at least 0")
-        if (self.proxy_screen or self.proxy_warmup) and self.searcher in ("darts", "zoo", "grid"):
+        if (self.proxy_screen or self.proxy_warmup) and self.searcher in (
+            *PICKING_SEARCHERS,
+            "grid",
+        ):
             raise ConfigError("searcher", f"a {self.searcher} run does not sample candidates")
         unknown = [o for o in objectives if o not in OBJECTIVES]
         if unknown or not objectives:
@@ -110,6 +123,10 @@ class RunConfig:
         _choice("darts_mode", self.darts_mode, get_args(DartsMode))
         _choice("darts_order", self.darts_order, get_args(DartsOrder))
         _choice("cost", self.cost, get_args(Cost))
+        _choice("spos_sampling", self.spos_sampling, get_args(Sampling))
+        _choice("spos_sampler", self.spos_sampler, get_args(OneShotSampler))
+        if self.searcher == "spos":
+            check_objectives(objectives, self.constraints)
         if len(objectives) > 1 and self.pruner in OPTUNA_PRUNERS:
             raise ConfigError(
                 "pruner",
@@ -118,7 +135,16 @@ class RunConfig:
             )
         if self.reduction_factor < 2:
             raise ConfigError("reduction_factor", "must be at least 2")
-        for name in ("trials", "workers", "heartbeat", "darts_epochs", "min_epochs"):
+        for name in (
+            "trials",
+            "workers",
+            "heartbeat",
+            "darts_epochs",
+            "min_epochs",
+            "spos_epochs",
+            "spos_evaluations",
+            "retrain_top",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(name, "must be at least 1")
         if self.train_fraction is not None and not 0 < self.train_fraction <= 1:
@@ -131,7 +157,7 @@ class RunConfig:
                 raise ConfigError(name, "must be at least 0")
         if not 0 < self.val_fraction < 1:
             raise ConfigError("val_fraction", f"must be between 0 and 1, got {self.val_fraction}")
-        if self.workers > 1 and self.searcher in ("darts", "zoo"):
+        if self.workers > 1 and self.searcher in PICKING_SEARCHERS:
             raise ConfigError("workers", f"a {self.searcher} run is one process")
 
     @property
@@ -145,11 +171,11 @@ class RunConfig:
     @property
     def pruner_name(self) -> Pruner:
         """The pruner ``auto`` stands for: the Pareto pruner when there are several objectives,
-        Optuna's median pruner for one, none for DARTS and zoo (their few networks are all
-        meant to train)."""
+        Optuna's median pruner for one, none for DARTS, SPOS and zoo (their few networks are
+        all meant to train)."""
         if self.pruner != "auto":
             return self.pruner
-        if self.searcher in ("darts", "zoo"):
+        if self.searcher in PICKING_SEARCHERS:
             return "none"
         return "pareto-asha" if len(self.objectives) > 1 else "median"
 

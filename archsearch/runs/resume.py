@@ -193,6 +193,15 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
         ]
         if config.searcher == "darts"
         else None,
+        "spos": [
+            config.spos_epochs,
+            config.spos_sampling,
+            config.spos_sampler,
+            config.spos_evaluations,
+            config.retrain_top,
+        ]
+        if config.searcher == "spos"
+        else None,
     }
 
 

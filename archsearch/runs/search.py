@@ -31,6 +31,7 @@ from ..searchers import (
     TrialCallback,
     grid_size,
 )
+from ..searchers.oneshot.spos import SposConfig, SposSearcher
 from ..searchers.pruners import ProxyScreen
 from ..searchers.reference import ReferenceSearcher
 from ..space import Distribution, read_space_text
@@ -80,6 +81,8 @@ def run_search(
     searcher = make_searcher(config, candidates, data, device, progress, grid)
     if isinstance(searcher, DartsSearcher):
         trials = 1 + config.derive_top
+    if isinstance(searcher, SposSearcher):
+        trials = config.retrain_top
     if isinstance(searcher, ReferenceSearcher):
         trials = len(searcher.networks)
     opened = open_study(
@@ -150,7 +153,30 @@ def make_searcher(
             derive_top=config.derive_top,
             seed=config.seed,
         )
-        return DartsSearcher(candidates.space, data, device, darts, log=progress.on_message)
+        return DartsSearcher(
+            candidates.space, data, device, darts, log=progress.on_message, run_dir=config.run_dir
+        )
+    if config.searcher == "spos":
+        if candidates.space is None or candidates.architecture is not None:
+            raise ConfigError("searcher", "'spos' searches a space: give a space")
+        spos = SposConfig(
+            epochs=config.spos_epochs,
+            sampling=config.spos_sampling,
+            evaluations=config.spos_evaluations,
+            sampler=config.spos_sampler,
+            retrain_top=config.retrain_top,
+            seed=config.seed,
+        )
+        return SposSearcher(
+            candidates.space,
+            data,
+            device,
+            spos,
+            objectives=config.objectives,
+            constraints=config.constraints,
+            run_dir=config.run_dir,
+            log=progress.on_message,
+        )
     if config.searcher == "zoo":
         if candidates.space is None or candidates.architecture is not None:
             raise ConfigError("searcher", "'zoo' takes its hyperparameters from a space")

@@ -24,7 +24,7 @@ from ..searchers import Budget, OptunaSearcher, grid_size
 from ..space import space_from_text
 from ..study import OBJECTIVES, best_values, completed, judged
 from ..train import resolve_device
-from .config import OPTUNA_PRUNERS, RunConfig, RunProgress
+from .config import OPTUNA_PRUNERS, PICKING_SEARCHERS, RunConfig, RunProgress
 from .resume import (
     load_run_space,
     open_storage,
@@ -201,8 +201,10 @@ def run_worker(
 def _create(config: RunConfig) -> Dataset:
     """Make the run's study as ``archsearch run`` would (a worker given the run's options);
     returns the data set, loaded for it."""
-    if config.searcher == "darts":
-        raise ConfigError("searcher", "'darts' runs in one process: start it with a run")
+    if config.searcher in ("darts", "spos"):
+        raise ConfigError(
+            "searcher", f"'{config.searcher}' runs in one process: start it with a run"
+        )
     space, space_text = load_run_space(config.space)
     candidates = Candidates(space=space, epochs=config.epochs)
     data = run_data(config)
@@ -237,7 +239,7 @@ def _stored_config(study: optuna.Study, storage: str, options: dict[str, Any]) -
         # which did nothing in a multi-objective study
         fields["pruner"] = "none"
     config = RunConfig(**fields)
-    if config.searcher in ("darts", "zoo"):
+    if config.searcher in PICKING_SEARCHERS:
         raise ConfigError(
             "study", f"a {config.searcher} run is a single process: workers cannot join it"
         )

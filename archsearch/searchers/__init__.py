@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._base import BaseSearcher, Budget, TrialCallback, guarded
+from ._base import BaseSearcher, Budget, PickingSearcher, TrialCallback, guarded
 from ._optuna import SEARCHERS, OptunaSearcher, grid_size
 from .oneshot import DartsConfig, DartsSearcher
 
@@ -13,6 +13,7 @@ __all__ = [
     "DartsConfig",
     "DartsSearcher",
     "OptunaSearcher",
+    "PickingSearcher",
     "TrialCallback",
     "grid_size",
     "guarded",

@@ -67,6 +67,36 @@ class BaseSearcher(abc.ABC):
         return done
 
 
+class PickingSearcher(BaseSearcher):
+    """A searcher that picks a few networks by its own means (a supernet, a list) and
+    enqueues them, whole, into the study: the sampler fills in nothing."""
+
+    seed: int = 0
+
+    def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
+        return optuna.samplers.RandomSampler(seed=self.seed)
+
+    def train_queued(
+        self,
+        study: optuna.Study,
+        evaluate: Callable[[optuna.Trial], Sequence[float]],
+        count: int,
+        remaining: float | None,
+        callbacks: Sequence[TrialCallback] = (),
+    ) -> None:
+        """Train ``count`` enqueued networks in what is left of the budget (``remaining``
+        seconds, ``None``: no limit). The first always trains, or a run whose search spent
+        the whole budget would have nothing to show."""
+        spent = remaining is not None and remaining <= 0
+        study.optimize(
+            guarded(study, evaluate),
+            n_trials=min(1, count) if spent else count,
+            timeout=None if spent else remaining,
+            catch=(Exception,),
+            callbacks=[lambda study, trial: self.after_trial(study, trial, callbacks)],
+        )
+
+
 def guarded(
     study: optuna.Study,
     evaluate: Callable[[optuna.Trial], Sequence[float]],

@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from .. import zoo
 from ..space import SearchSpace, default_hyperparameters, fit_to_input
 from ..study import QUEUED_ARCHITECTURE, REFERENCE_NETWORK, completed
-from ._base import BaseSearcher, Budget, TrialCallback, guarded
+from ._base import Budget, PickingSearcher, TrialCallback
 
 #: (zoo network, width multiplier): the small mobile networks a person would reach for first
 REFERENCE_NETWORKS: tuple[tuple[str, float], ...] = (
@@ -30,7 +30,7 @@ REFERENCE_NETWORKS: tuple[tuple[str, float], ...] = (
 )
 
 
-class ReferenceSearcher(BaseSearcher):
+class ReferenceSearcher(PickingSearcher):
     """Enqueues the reference networks once each and trains them in order."""
 
     name = "zoo"
@@ -46,10 +46,6 @@ class ReferenceSearcher(BaseSearcher):
         self.input_size = input_size
         self.networks = tuple(networks)
         self.seed = seed
-
-    def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
-        # every parameter of a reference trial is enqueued: the sampler fills nothing
-        return optuna.samplers.RandomSampler(seed=self.seed)
 
     def search(
         self,
@@ -75,10 +71,4 @@ class ReferenceSearcher(BaseSearcher):
         waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
         if not waiting or len(completed(study)) >= budget.trials:
             return
-        study.optimize(
-            guarded(study, evaluate),
-            n_trials=waiting,
-            timeout=budget.timeout,
-            catch=(Exception,),
-            callbacks=[lambda study, trial: self.after_trial(study, trial, callbacks)],
-        )
+        self.train_queued(study, evaluate, waiting, budget.timeout, callbacks)

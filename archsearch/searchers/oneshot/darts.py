@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import optuna
@@ -44,7 +45,8 @@ from ...train import (
     seed_everything,
     training_batch,
 )
-from .._base import BaseSearcher, Budget, TrialCallback, guarded
+from .._base import Budget, PickingSearcher, TrialCallback
+from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, signature
 from .costs import latency_table, op_costs
 from .plan import SKIP, SupernetPlan, plan_supernet
 from .supernet import Supernet
@@ -88,6 +90,7 @@ class DartsResult:
     peak_memory_bytes: int = 0
     images_per_s: float = 0.0  # training plus α-batch images per second of search
     costs: list[list[float]] = field(default_factory=list)
+    resumed_from: int = 0  # the epoch a checkpoint continued from (0: searched from scratch)
 
     def derive(self, k: int = 1) -> list[tuple[list[int], float]]:
         """The ``k`` most likely choices (joint probability), best first."""
@@ -119,6 +122,7 @@ class DartsSearch:
         config: DartsConfig,
         on_epoch: Callable[[int, DartsResult], None] | None = None,
         timeout: float | None = None,
+        checkpoint: Path | None = None,
     ) -> None:
         self.plan = plan
         self.data = data
@@ -126,6 +130,8 @@ class DartsSearch:
         self.config = config
         self.on_epoch = on_epoch
         self.timeout = timeout  # seconds of wall time for the search; checked after each epoch
+        # written after every epoch, read first: a killed search continues its supernet
+        self.checkpoint = checkpoint
 
     def run(self) -> DartsResult:
         config, device, data = self.config, self.device, self.data
@@ -163,8 +169,25 @@ class DartsSearch:
         cuda = device.type == "cuda"
         memory_format = memory_format_for(device)
         weight_lrs = [config.weight_lr] * len(w_opt.param_groups)
-        step = images = 0
-        for epoch in range(config.epochs):
+        step = images = start_epoch = 0
+        digest = signature(
+            plan=repr(self.plan),
+            config=repr(config),
+            data=[data.name, len(y_train), list(x_train.shape[1:])],
+        )
+        state = load_checkpoint(self.checkpoint, digest, device)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            w_opt.load_state_dict(state["w_opt"])
+            a_opt.load_state_dict(state["a_opt"])
+            torch.set_rng_state(state["torch_rng"])
+            generator.set_state(state["generator"].to(generator.device))
+            step, images, start_epoch = state["step"], state["images"], state["epoch"]
+            result.history, result.entropy = state["history"], state["entropy"]
+            result.skips = state["skips"]
+            result.probabilities = result.history[-1]
+            result.resumed_from = start_epoch
+        for epoch in range(start_epoch, config.epochs):
             model.train()
             order = torch.randperm(len(y_train), device=device, generator=generator)
             for i in range(steps):
@@ -225,6 +248,24 @@ class DartsSearch:
             )
             result.skips.append(skips)
             result.probabilities = result.history[-1]
+            if self.checkpoint is not None:
+                save_checkpoint(
+                    self.checkpoint,
+                    digest,
+                    {
+                        "epoch": epoch + 1,
+                        "step": step,
+                        "images": images,
+                        "model": model.state_dict(),
+                        "w_opt": w_opt.state_dict(),
+                        "a_opt": a_opt.state_dict(),
+                        "torch_rng": torch.get_rng_state(),
+                        "generator": generator.get_state(),
+                        "history": result.history,
+                        "entropy": result.entropy,
+                        "skips": result.skips,
+                    },
+                )
             if self.on_epoch is not None:
                 self.on_epoch(epoch, result)
             if skips > max_skip:
@@ -300,7 +341,7 @@ class DartsSearch:
             alpha.grad = grad if alpha.grad is None else alpha.grad + grad
 
 
-class DartsSearcher(BaseSearcher):
+class DartsSearcher(PickingSearcher):
     """Searches with a supernet, then enqueues the derived architectures into the study; the
     run's standard pipeline retrains, profiles and records each (``evaluate``)."""
 
@@ -313,17 +354,16 @@ class DartsSearcher(BaseSearcher):
         device: torch.device,
         config: DartsConfig,
         log: Callable[[str], None] | None = None,
+        run_dir: Path | None = None,
     ) -> None:
         self.space = space
         self.data = data
         self.device = device
         self.config = config
         self.log = log or (lambda _message: None)
+        self.run_dir = run_dir  # where the supernet's checkpoint is kept
+        self.seed = config.seed
         self.result: DartsResult | None = None
-
-    def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
-        # every parameter of a DARTS trial is enqueued; the sampler only fills nothing
-        return optuna.samplers.RandomSampler(seed=self.config.seed)
 
     def search(
         self,
@@ -349,10 +389,19 @@ class DartsSearcher(BaseSearcher):
                 f" {result.entropy[-1]:.3f}, skips {result.skips[-1]}"
             )
 
+        checkpoint = None if self.run_dir is None else self.run_dir / CHECKPOINT
         result = DartsSearch(
-            plan, self.data, self.device, self.config, on_epoch, timeout=budget.timeout
+            plan,
+            self.data,
+            self.device,
+            self.config,
+            on_epoch,
+            timeout=budget.timeout,
+            checkpoint=checkpoint,
         ).run()
         self.result = result
+        if result.resumed_from:
+            self.log(f"  resumed the supernet from its epoch {result.resumed_from} checkpoint")
         if result.stopped:
             self.log("  " + result.stopped)
         memory = (
@@ -396,16 +445,8 @@ class DartsSearcher(BaseSearcher):
                 attrs["darts"]["latency_table_ms"] = round(table.predict_ms(choice), 4)
             study.enqueue_trial(hp, user_attrs=attrs, skip_if_exists=False)
 
-        # the derived networks get what is left of the budget; the first is always trained,
-        # or a run whose search used the whole budget would have nothing to show
+        # the derived networks get what is left of the budget
         remaining = (
             None if budget.timeout is None else budget.timeout - (time.monotonic() - started)
         )
-        spent = remaining is not None and remaining <= 0
-        study.optimize(
-            guarded(study, evaluate),
-            n_trials=1 if spent else wanted,
-            timeout=None if spent else remaining,
-            catch=(Exception,),
-            callbacks=[lambda study, trial: self.after_trial(study, trial, callbacks)],
-        )
+        self.train_queued(study, evaluate, wanted, remaining, callbacks)

@@ -6,15 +6,19 @@ searchers.
 The skeleton — stem, strides, widths, depths, head — comes from the space's own sampling walk
 (:meth:`~archsearch.space.SearchSpace.sample_layout`) with a chooser that takes each stage at
 its largest listed width, depth and stride (width multiplier 1.0 where allowed, else its
-largest) and the first listed choice elsewhere, so a supernet follows exactly the stride and
-width rules that sampling does.
+largest; with ``widest``, the largest multiplier and stem width) and the first listed choice
+elsewhere, so a supernet follows exactly the stride and width rules that sampling does.
+
+A :class:`SupernetPath` is one network through the supernet: an op per position and, for
+searchers that search widths by channel masking, the width each position keeps.
+:func:`path_of` maps an Architecture sampled from the space (by the same walk) onto a path.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...architecture import Architecture, BlockSpec, Head
@@ -23,6 +27,7 @@ from ...data import Dataset
 from ...errors import ArchsearchError
 from ...space import Distribution, SearchSpace
 from ...space.distributions import grid_values
+from ...space.sample import scale_width
 
 SKIP = "skip"
 
@@ -49,6 +54,19 @@ class Position:
     stride: int
     in_size: tuple[int, int]
     ops: tuple[CandidateOp, ...]
+    # the stage widths the space can give (listed channels x width multipliers, by the
+    # space's rounding), up to out_channels: what channel masking may keep
+    widths: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SupernetPath:
+    """One network through a supernet: op ``choice[i]`` at position i, keeping the first
+    ``widths[i]`` of its output channels, and the first ``stem_width`` of the stem's."""
+
+    choice: tuple[int, ...]
+    widths: tuple[int, ...]
+    stem_width: int
 
 
 @dataclass(frozen=True)
@@ -59,37 +77,115 @@ class SupernetPlan:
     in_channels: int
     num_classes: int
     input_size: tuple[int, int]
+    stem_widths: tuple[int, ...] = ()
 
-    def architecture(self, choice: Sequence[int]) -> Architecture:
-        """The network that takes op ``choice[i]`` at position i (skips leave the stage)."""
+    @property
+    def stem_channels(self) -> int:
+        return next(b.out_channels for b in reversed(self.stem) if b.out_channels is not None)
+
+    def full_path(self, choice: Sequence[int]) -> SupernetPath:
+        """``choice`` at the supernet's own widths."""
+        widths = tuple(p.out_channels for p in self.positions)
+        return SupernetPath(tuple(choice), widths, self.stem_channels)
+
+    def architecture(self, choice: Sequence[int] | SupernetPath) -> Architecture:
+        """The network that takes op ``choice[i]`` at position i (skips leave the stage), at
+        the path's widths (the supernet's own for a plain ``choice``)."""
+        path = choice if isinstance(choice, SupernetPath) else self.full_path(choice)
         stages: dict[int, list[BlockSpec]] = {}
-        for position, index in zip(self.positions, choice, strict=True):
+        for position, index, width in zip(self.positions, path.choice, path.widths, strict=True):
             op = position.ops[index]
             stages.setdefault(position.stage, [])
             if op.block == SKIP:
                 continue
             stages[position.stage].append(
-                BlockSpec.make(
-                    op.block, position.out_channels, position.stride, **dict(op.options)
-                )
+                BlockSpec.make(op.block, width, position.stride, **dict(op.options))
             )
+        stem = list(self.stem)
+        last = max(i for i, b in enumerate(stem) if b.out_channels is not None)
+        stem[last] = replace(stem[last], out_channels=path.stem_width)
         return Architecture(
-            self.stem, tuple(tuple(s) for _, s in sorted(stages.items())), self.head
+            tuple(stem), tuple(tuple(s) for _, s in sorted(stages.items())), self.head
         )
+
+
+def path_of(plan: SupernetPlan, arch: Architecture) -> SupernetPath:
+    """The supernet path of ``arch``, a network of the plan's space: its ops found among each
+    position's candidates (at the supernet's width), a stage's missing blocks as ``skip``,
+    its widths as the masks. Raises :class:`ArchsearchError` saying what the supernet cannot
+    represent (a stem, head or stage count other than the plan's, a wider stage, an op that
+    is not a candidate at its position)."""
+    stem_width = next(b.out_channels for b in reversed(arch.stem) if b.out_channels is not None)
+    widened = tuple(
+        replace(b, out_channels=p.out_channels) if b.out_channels is not None else b
+        for b, p in zip(arch.stem, plan.stem, strict=False)
+    )
+    if widened != plan.stem or arch.head != plan.head:
+        raise ArchsearchError("one-shot: the stem or head differs from the supernet's")
+    stage_count = max((p.stage for p in plan.positions), default=0)
+    if len(arch.stages) != stage_count:
+        raise ArchsearchError(
+            f"one-shot: {len(arch.stages)} stages, the supernet has {stage_count}"
+        )
+    if stem_width > plan.stem_channels:
+        raise ArchsearchError(
+            f"one-shot: stem width {stem_width} exceeds the supernet's {plan.stem_channels}"
+        )
+    choice: list[int] = []
+    widths: list[int] = []
+    for index, stage in enumerate(arch.stages, start=1):
+        positions = [p for p in plan.positions if p.stage == index]
+        if len(stage) > len(positions):
+            raise ArchsearchError(
+                f"one-shot: stage {index} has {len(stage)} blocks, the supernet {len(positions)}"
+            )
+        width = stage[0].out_channels if stage else positions[0].out_channels
+        if width is None or width > positions[0].out_channels:
+            raise ArchsearchError(
+                f"one-shot: stage {index} width {width} exceeds the supernet's"
+                f" {positions[0].out_channels}"
+            )
+        for depth, position in enumerate(positions):
+            if depth < len(stage):
+                wanted = replace(stage[depth], out_channels=position.out_channels)
+                found = [
+                    i
+                    for i, op in enumerate(position.ops)
+                    if op.block != SKIP and _spec(op, position) == wanted
+                ]
+            else:
+                found = [i for i, op in enumerate(position.ops) if op.block == SKIP]
+            if not found:
+                what = stage[depth] if depth < len(stage) else "skip"
+                raise ArchsearchError(f"one-shot: {what} is not a candidate at {position.name}")
+            choice.append(found[0])
+            widths.append(width)
+    return SupernetPath(tuple(choice), tuple(widths), stem_width)
+
+
+def _spec(op: CandidateOp, position: Position) -> BlockSpec:
+    return BlockSpec.make(op.block, position.out_channels, position.stride, **dict(op.options))
 
 
 class SupernetChooser:
     """A :class:`~archsearch.space.distributions.Suggester` that picks the supernet's
     skeleton: every stage at its largest width, depth and stride, the width multiplier at 1.0
-    where allowed (else its largest), the first choice (or low end) of everything else."""
+    where allowed (else its largest), the first choice (or low end) of everything else.
+    ``widest``: the largest width multiplier and stem width too, so that every network of the
+    space fits inside (for searchers that mask channels)."""
+
+    def __init__(self, widest: bool = False) -> None:
+        self.widest = widest
 
     def _largest(self, name: str) -> bool:
-        return name == "num_stages" or (
-            name.startswith("stage") and name.endswith((".depth", ".out_channels", ".stride"))
+        return (
+            name == "num_stages"
+            or (name.startswith("stage") and name.endswith((".depth", ".out_channels", ".stride")))
+            or (self.widest and name in ("stem.out_channels", "width_multiplier"))
         )
 
     def suggest_categorical(self, name: str, choices: Any) -> Any:
-        if name == "width_multiplier":
+        if name == "width_multiplier" and not self.widest:
             return 1.0 if 1.0 in choices else max(choices)
         return max(choices) if self._largest(name) else choices[0]
 
@@ -101,9 +197,43 @@ class SupernetChooser:
     def suggest_float(
         self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
     ) -> float:
-        if name == "width_multiplier":
+        if name == "width_multiplier" and not self.widest:
             return 1.0 if low <= 1.0 <= high else high
         return high if self._largest(name) else low
+
+
+class PathSuggester:
+    """Samples a network the supernet can run: ``trial`` picks what the supernet varies
+    (block types and options, depths, widths, the width multiplier), ``chooser`` the rest
+    (how many stages, strides, stem, head, activation: the supernet's own)."""
+
+    def __init__(self, trial: Any, chooser: SupernetChooser) -> None:
+        self.trial = trial
+        self.chooser = chooser
+
+    @staticmethod
+    def _fixed(name: str) -> bool:
+        return (
+            name in ("num_stages", "activation")
+            or name.endswith(".stride")
+            or (name.startswith(("stem.", "head.")) and name != "stem.out_channels")
+        )
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        target = self.chooser if self._fixed(name) else self.trial
+        return target.suggest_categorical(name, choices)
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        target = self.chooser if self._fixed(name) else self.trial
+        return target.suggest_int(name, low, high, step=step, log=log)
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        target = self.chooser if self._fixed(name) else self.trial
+        return target.suggest_float(name, low, high, step=step, log=log)
 
 
 def _op_choices(
@@ -125,11 +255,21 @@ def _op_choices(
     ]
 
 
-def plan_supernet(space: SearchSpace, data: Dataset, max_ops: int = 64) -> SupernetPlan:
-    """The supernet's fixed skeleton and the candidate ops at every position."""
-    layout = space.sample_layout(SupernetChooser(), data.input_size)
+def plan_supernet(
+    space: SearchSpace, data: Dataset, max_ops: int = 64, widest: bool = False
+) -> SupernetPlan:
+    """The supernet's fixed skeleton and the candidate ops at every position (``widest``:
+    see :class:`SupernetChooser`)."""
+    layout = space.sample_layout(SupernetChooser(widest), data.input_size)
     arch = layout.architecture
     channels = next(b.out_channels for b in reversed(arch.stem) if b.out_channels is not None)
+    channels_of_stem = channels
+    multipliers = grid_values(space.width_multiplier)
+
+    def widths(listed: Distribution, limit: int) -> tuple[int, ...]:
+        scaled = {scale_width(c, m) for c in grid_values(listed) for m in multipliers}
+        return tuple(sorted(w for w in scaled if w <= limit)) or (limit,)
+
     positions = []
     for index, (spec, stage) in enumerate(zip(space.stages, layout.stages, strict=False), 1):
         ops = [
@@ -139,12 +279,13 @@ def plan_supernet(space: SearchSpace, data: Dataset, max_ops: int = 64) -> Super
                 kind, spec.options, spec.block_options.get(kind, {}), layout.activation
             )
         ]
+        min_depth = min(grid_values(spec.depth))
         for depth in range(1, stage.depth + 1):
             first = depth == 1
             in_channels = channels if first else stage.out_channels
             stride = stage.stride if first else 1
             valid = [op for op in ops if _fits(op, in_channels, stage.out_channels, stride)]
-            if not first:  # identity keeps the shape: choosing it drops the block (depth)
+            if depth > min_depth:  # identity keeps the shape: choosing it drops the block
                 valid.append(CandidateOp(SKIP))
             if not valid:
                 raise ArchsearchError(
@@ -164,11 +305,18 @@ def plan_supernet(space: SearchSpace, data: Dataset, max_ops: int = 64) -> Super
                     stride,
                     stage.in_size if first else stage.out_size,
                     tuple(valid),
+                    widths(spec.out_channels, stage.out_channels),
                 )
             )
             channels = stage.out_channels
     return SupernetPlan(
-        arch.stem, tuple(positions), arch.head, data.in_channels, data.num_classes, data.input_size
+        arch.stem,
+        tuple(positions),
+        arch.head,
+        data.in_channels,
+        data.num_classes,
+        data.input_size,
+        widths(space.stem.out_channels, channels_of_stem),
     )
 
 

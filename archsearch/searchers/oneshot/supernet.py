@@ -1,6 +1,12 @@
 """The weight-sharing supernet of a plan: a mixed operation at every position (Liu et al.,
 DARTS, ICLR 2019: Σ softmax(α/τ)·op(x)), or, given an index, one path through it (GDAS,
-FBNet; single-path one-shot)."""
+FBNet), or a whole :class:`~.plan.SupernetPath` (single-path one-shot, Guo et al., ECCV 2020),
+whose narrower widths are run by channel masking (Wan et al., FBNetV2, CVPR 2020): each
+block computes at the supernet's width and every channel past the path's width is zeroed, so
+the next block's weights on those inputs see nothing — the weights a narrower network of the
+space would have are the first channels of the widest (weight sharing across widths, as in
+SPOS's channel search). The blocks' inner widths (an inverted residual's expansion, an SE's
+squeeze) stay at the widest: an approximation, which ``bench one-shot`` measures."""
 
 from __future__ import annotations
 
@@ -10,13 +16,24 @@ from torch import nn
 
 from ...blocks import create_block
 from ...build import ClassifierHead, init_weights
-from .plan import SKIP, Position, SupernetPlan
+from .plan import SKIP, Position, SupernetPath, SupernetPlan
 
 
 class MixedOp(nn.Module):
-    """Σ w_i·op_i(x) over a position's candidates; with ``index``, only op ``index`` runs."""
+    """Σ w_i·op_i(x) over a position's candidates; with ``index``, only op ``index`` runs.
 
-    def __init__(self, position: Position) -> None:
+    ``entangled``: the candidates of one block type share their weights (weight
+    entanglement: Chen et al., AutoFormer, ICCV 2021; OFA's elastic kernel and expansion, Cai
+    et al., ICLR 2020, without its kernel transforms). For each block type and parameter name
+    one tensor of the largest shape any variant needs is kept, and each variant's parameter
+    is a slice of it: the centre of a convolution's kernel, the leading channels elsewhere —
+    a 3x3 depthwise kernel is the middle of the 5x5 one, an expansion-3 block the first half
+    of the expansion-6 one's channels, SE on or off the same convolutions. Without it a
+    position of the mobile space holds 21 independent ops, each trained on a twenty-first of
+    the steps, and a short supernet training never leaves chance level (benchmarks/RESULTS.md).
+    """
+
+    def __init__(self, position: Position, entangled: bool = False) -> None:
         super().__init__()
         self.candidates = nn.ModuleList(
             nn.Identity()
@@ -30,17 +47,70 @@ class MixedOp(nn.Module):
             )
             for op in position.ops
         )
+        self.banks = nn.ParameterDict()
+        # per candidate: (owning module, attribute, bank key, slices) of each shared weight
+        self._shared: list[list[tuple[nn.Module, str, str, tuple[slice, ...]]]] = [
+            [] for _ in position.ops
+        ]
+        if entangled:
+            self._entangle([op.block for op in position.ops])
+
+    def _entangle(self, kinds: list[str]) -> None:
+        shapes: dict[str, list[int]] = {}
+        owners: list[list[tuple[nn.Module, str, str, torch.Size]]] = []
+        for kind, candidate in zip(kinds, self.candidates, strict=True):
+            found = []
+            for name, param in candidate.named_parameters():
+                key = f"{kind}.{name}".replace(".", "__")
+                module_name, _, attribute = name.rpartition(".")
+                owner = candidate.get_submodule(module_name)
+                shape = shapes.setdefault(key, list(param.shape))
+                if len(shape) != param.ndim:  # no slice of one fits the other: keep it own
+                    continue
+                shapes[key] = [max(a, b) for a, b in zip(shape, param.shape, strict=True)]
+                found.append((owner, attribute, key, param.shape))
+            owners.append(found)
+        for key, shape in shapes.items():
+            self.banks[key] = nn.Parameter(torch.zeros(shape))
+        for index, found in enumerate(owners):
+            for owner, attribute, key, shape in found:
+                bank = self.banks[key]
+                slices = tuple(
+                    _centred(size, full) if conv_kernel else slice(0, size)
+                    for dim, (size, full) in enumerate(zip(shape, bank.shape, strict=True))
+                    for conv_kernel in [isinstance(owner, nn.Conv2d) and dim >= 2]
+                )
+                own = owner._parameters.pop(attribute)
+                with torch.no_grad():  # the variant's own initial values, where they land
+                    bank[slices].copy_(own)
+                setattr(owner, attribute, bank[slices])
+                self._shared[index].append((owner, attribute, key, slices))
+
+    def run(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """Candidate ``index`` alone (its shared weights taken fresh from the banks)."""
+        for owner, attribute, key, slices in self._shared[index]:
+            setattr(owner, attribute, self.banks[key][slices])
+        return self.candidates[index](x)
 
     def forward(
         self, x: torch.Tensor, weights: torch.Tensor, index: int | None = None
     ) -> torch.Tensor:
         if index is not None:
-            return weights[index] * self.candidates[index](x)
-        return sum(w * op(x) for w, op in zip(weights, self.candidates, strict=True))
+            return weights[index] * self.run(index, x)
+        return sum(w * self.run(i, x) for i, w in enumerate(weights))
+
+
+def _centred(size: int, full: int) -> slice:
+    start = (full - size) // 2
+    return slice(start, start + size)
 
 
 class Supernet(nn.Module):
-    def __init__(self, plan: SupernetPlan) -> None:
+    """``entangled``: see :class:`MixedOp` (the single-path searchers share weights across a
+    block type's variants; DARTS, which weighs every op against the others, keeps them
+    apart)."""
+
+    def __init__(self, plan: SupernetPlan, entangled: bool = False) -> None:
         super().__init__()
         channels = plan.in_channels
         stem = []
@@ -49,19 +119,26 @@ class Supernet(nn.Module):
             stem.append(create_block(block.type, channels, out, block.stride, **block.kwargs))
             channels = out
         self.stem = nn.Sequential(*stem)
-        self.mixed = nn.ModuleList(MixedOp(p) for p in plan.positions)
+        self.mixed = nn.ModuleList(MixedOp(p, entangled) for p in plan.positions)
         last = plan.positions[-1].out_channels if plan.positions else channels
         self.head = ClassifierHead(plan.head, last, plan.num_classes)
         self.alphas = nn.ParameterList(
             nn.Parameter(1e-3 * torch.randn(len(p.ops))) for p in plan.positions
         )
-        init_weights(self)
+        init_weights(self)  # a shared weight: each variant initialises its own slice of it
 
     def weight_parameters(self) -> list[nn.Parameter]:
         return [p for name, p in self.named_parameters() if not name.startswith("alphas")]
 
     def probabilities(self, tau: float = 1.0) -> list[torch.Tensor]:
         return [F.softmax(a / tau, dim=0) for a in self.alphas]
+
+    def forward_path(self, x: torch.Tensor, path: SupernetPath) -> torch.Tensor:
+        """The network of ``path`` alone, with the supernet's (shared) weights."""
+        x = _masked(self.stem(x), path.stem_width)
+        for mixed, index, width in zip(self.mixed, path.choice, path.widths, strict=True):
+            x = _masked(mixed.run(index, x), width)
+        return self.head(x)
 
     def forward(self, x: torch.Tensor, mode: str = "full", tau: float = 1.0) -> torch.Tensor:
         x = self.stem(x)
@@ -72,3 +149,33 @@ class Supernet(nn.Module):
             else:
                 x = mixed(x, F.softmax(alpha / tau, dim=0))
         return self.head(x)
+
+
+class PathNetwork(nn.Module):
+    """One path of a supernet as a network of its own (``forward(x)``), for the trainer's
+    BatchNorm recalibration and evaluation. It holds the path's modules only (the
+    supernet's, not copies), so switching modes and finding norms visits the path, not every
+    candidate of the supernet."""
+
+    def __init__(self, supernet: Supernet, path: SupernetPath) -> None:
+        super().__init__()
+        self.stem = supernet.stem
+        self.ops = nn.ModuleList(
+            mixed.candidates[index]
+            for mixed, index in zip(supernet.mixed, path.choice, strict=True)
+        )
+        self.head = supernet.head
+        self._run = (supernet.forward_path, path)  # a tuple: not registered as a submodule
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        forward_path, path = self._run
+        return forward_path(x, path)
+
+
+def _masked(x: torch.Tensor, width: int) -> torch.Tensor:
+    """``x`` with the channels from ``width`` on zeroed (no copy when it keeps them all)."""
+    channels = x.shape[1]
+    if width >= channels:
+        return x
+    keep = torch.arange(channels, device=x.device) < width
+    return x * keep.to(x.dtype).view(1, channels, 1, 1)

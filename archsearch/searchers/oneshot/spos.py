@@ -1,0 +1,642 @@
+"""Single Path One-Shot search (Guo, Zhang et al., "Single Path One-Shot Neural Architecture
+Search with Uniform Sampling", ECCV 2020), over the same space files as the Optuna searchers.
+
+1. **Supernet training** (:func:`train_supernet`): the supernet of :func:`.plan.plan_supernet`
+   (the widest point of the space), one path per step — an op per position, ``skip`` for
+   depth, a width per stage by channel masking (:mod:`.supernet`) — sampled uniformly
+   (SPOS) or with FairNAS's strict fairness (Chu et al., ICCV 2021: every op of every
+   position once in each group of m paths, their gradients summed into one step). The weight
+   steps are the standard trainer's (optimiser, schedule, augmentation: :mod:`archsearch.train`)
+   with the space's middle hyperparameters. A checkpoint per epoch: a killed search resumes
+   its supernet instead of training it again.
+2. **One-shot search** (:func:`one_shot_search`): Optuna's NSGA-II (or TPE) samples networks
+   from the space by its own walk (the supernet's stage count, stem and head fixed), and each
+   is scored by its validation accuracy with the supernet's weights after recomputing its
+   BatchNorm statistics on a few training batches (without which inherited accuracies are
+   noise), with its static costs (:func:`~archsearch.profiler.architecture_costs`) as the
+   other objectives and the run's limits as constraints. No training: thousands fit in
+   minutes. These *estimates* live in a study of their own (a journal file in the run's
+   folder), never in the run's study, so no report, Pareto table or export can take one for
+   a trained accuracy.
+3. **Retraining**: the first ``retrain_top`` of the one-shot front (NSGA-II's order) are
+   enqueued into the run's study and trained from scratch by the standard pipeline; each
+   carries its estimate as ``one_shot`` trial data, labelled as such.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+import torch
+
+from ...architecture import Architecture
+from ...data import Dataset
+from ...errors import ArchsearchError
+from ...profiler import architecture_costs
+from ...space import SearchSpace, default_hyperparameters
+from ...study import ONE_SHOT_ATTR, QUEUED_ARCHITECTURE, completed
+from ...train import (
+    TrainConfig,
+    evaluate,
+    forward_loss,
+    lr_factor,
+    make_optimizer,
+    memory_format_for,
+    recalibrate_batch_norm,
+    seed_everything,
+    training_batch,
+)
+from .._base import Budget, PickingSearcher, TrialCallback
+from ..pruners import nsga_order
+from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, signature
+from .plan import (
+    PathSuggester,
+    SupernetChooser,
+    SupernetPath,
+    SupernetPlan,
+    path_of,
+    plan_supernet,
+)
+from .supernet import PathNetwork, Supernet
+
+Sampling = Literal["uniform", "fair"]
+OneShotSampler = Literal["nsga2", "tpe", "random"]
+#: the costs a one-shot search can rank by: static, known without training or measuring
+ONE_SHOT_COSTS = {"params": "params", "flops": "flops", "mac": "mac"}
+ONE_SHOT_JOURNAL = "oneshot.journal"
+
+
+@dataclass(frozen=True)
+class SposConfig:
+    epochs: int = 10  # supernet training
+    sampling: Sampling = "uniform"  # fair: FairNAS's strict fairness
+    evaluations: int = 1000  # one-shot evaluations
+    sampler: OneShotSampler = "nsga2"
+    population: int = 50  # NSGA-II's
+    retrain_top: int = 5
+    bn_batches: int = 4  # training batches to recompute BatchNorm statistics per candidate
+    eval_images: int | None = None  # validation images per candidate (default: all)
+    # with a wall-time budget: the supernet trains until this share of it has passed (at
+    # least one epoch), the one-shot search until this much more; retraining gets the rest
+    train_share: float = 0.4
+    search_share: float = 0.1
+    seed: int = 0
+
+
+@dataclass
+class SupernetTraining:
+    """What training the supernet did."""
+
+    epochs: int = 0  # epochs done (resumed ones included)
+    resumed_from: int = 0  # the epoch a checkpoint continued from (0: trained from scratch)
+    seconds: float = 0.0  # this process's training time
+    images_per_s: float = 0.0
+    peak_memory_bytes: int = 0  # CUDA only
+    loss_curve: list[float] = field(default_factory=list)
+    op_counts: list[list[int]] = field(default_factory=list)  # paths through each op
+    stopped: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "op_counts"}
+
+
+# --- path sampling during training --------------------------------------------------------
+class RandomSuggester:
+    """A :class:`~archsearch.space.distributions.Suggester` drawing every value uniformly
+    (log-uniformly for a log range) from ``generator``: the space walk as a random sampler,
+    cheaper than an Optuna trial for the thousands of paths of a supernet's training."""
+
+    def __init__(self, generator: random.Random) -> None:
+        self.generator = generator
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self.generator.choice(list(choices))
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        return self.generator.randrange(low, high + 1, step)
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        if log:
+            return math.exp(self.generator.uniform(math.log(low), math.log(high)))
+        return self.generator.uniform(low, high)
+
+
+def uniform_paths(
+    space: SearchSpace, plan: SupernetPlan, generator: random.Random
+) -> Iterator[list[SupernetPath]]:
+    """SPOS: each step one network of the space drawn uniformly by the space's own walk
+    (each choice of the space file equally likely: block type, options, depth, widths), so a
+    stage whose blocks share a type in the space shares it in training too. Networks the
+    supernet cannot run (rare: an op valid only at a narrower width) are drawn again."""
+    suggester = RandomSuggester(generator)
+    while True:
+        try:
+            yield [sample_network(space, plan, suggester, plan.input_size)[1]]
+        except ArchsearchError:
+            continue
+
+
+def fair_paths(
+    space: SearchSpace, plan: SupernetPlan, generator: random.Random
+) -> Iterator[list[SupernetPath]]:
+    """FairNAS's strict fairness: each step m paths (m: the most ops at any position) in
+    which every position runs each of its ops once — a position with fewer ops repeats a
+    shuffled round of them; widths drawn uniformly. Positions choose independently, so
+    these paths may mix block types inside a stage where the space's networks do not."""
+    m = max((len(p.ops) for p in plan.positions), default=1)
+    while True:
+        columns = []
+        for position in plan.positions:
+            order: list[int] = []
+            while len(order) < m:
+                round_ = list(range(len(position.ops)))
+                generator.shuffle(round_)
+                order += round_
+            columns.append(order[:m])
+        paths = []
+        for k in range(m):
+            widths, stem = _random_widths(plan, generator)
+            paths.append(SupernetPath(tuple(c[k] for c in columns), widths, stem))
+        yield paths
+
+
+def _random_widths(plan: SupernetPlan, generator: random.Random) -> tuple[tuple[int, ...], int]:
+    stage_widths: dict[int, int] = {}
+    for position in plan.positions:
+        if position.stage not in stage_widths:
+            stage_widths[position.stage] = generator.choice(position.widths)
+    widths = tuple(stage_widths[p.stage] for p in plan.positions)
+    return widths, generator.choice(plan.stem_widths or (plan.stem_channels,))
+
+
+PathSampler = Callable[[SearchSpace, SupernetPlan, random.Random], Iterator[list[SupernetPath]]]
+PATH_SAMPLERS: dict[str, PathSampler] = {"uniform": uniform_paths, "fair": fair_paths}
+
+
+# --- 1. supernet training ------------------------------------------------------------------
+def supernet_hyperparameters(space: SearchSpace) -> dict[str, Any]:
+    """The training hyperparameters of the supernet and of the retrained networks: the
+    space's middle values (its fixed ones as they are)."""
+    return space.sample_hyperparameters(optuna.trial.FixedTrial(default_hyperparameters(space)))
+
+
+def train_supernet(
+    space: SearchSpace,
+    plan: SupernetPlan,
+    data: Dataset,
+    device: torch.device,
+    config: SposConfig,
+    hyperparameters: dict[str, Any],
+    *,
+    checkpoint: Path | None = None,
+    deadline: float | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> tuple[Supernet, SupernetTraining]:
+    """Train ``plan``'s supernet, one sampled path per step (:data:`PATH_SAMPLERS`).
+
+    ``checkpoint``: a file written after every epoch (weights, optimiser, random states,
+    epoch) and read first, so a killed search continues from its last finished epoch (with
+    the same seed and the same paths as an uninterrupted one). ``deadline``: a
+    ``time.monotonic()`` after which no further epoch starts (one always runs).
+    """
+    train_config = TrainConfig.from_hyperparameters(
+        {**hyperparameters, "epochs": config.epochs}, seed=config.seed
+    )
+    seed_everything(config.seed)
+    cuda = device.type == "cuda"
+    memory_format = memory_format_for(device)
+    model = Supernet(plan, entangled=True).to(device=device, memory_format=memory_format)
+    optimizer = make_optimizer(model, train_config)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    torch_generator = torch.Generator(device=device).manual_seed(config.seed)
+    path_generator = random.Random(config.seed)
+    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    batch = min(train_config.batch_size, len(y_train))
+    steps = max(1, len(y_train) // batch)
+    total, warmup = steps * config.epochs, steps * train_config.warmup_epochs
+    result = SupernetTraining(op_counts=[[0] * len(p.ops) for p in plan.positions])
+    # what a checkpoint must match to be resumed: the same supernet, training and data
+    digest = signature(
+        plan=repr(plan),
+        epochs=config.epochs,
+        sampling=config.sampling,
+        seed=config.seed,
+        hyperparameters=sorted((k, repr(v)) for k, v in hyperparameters.items()),
+        data=[data.name, len(data.y_train), list(data.x_train.shape[1:])],
+    )
+    start_epoch = 0
+    state = load_checkpoint(checkpoint, digest, device)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        torch_generator.set_state(state["generator"].to(torch_generator.device))
+        path_generator.setstate(state["paths"])
+        result.loss_curve = state["loss_curve"]
+        result.op_counts = state["op_counts"]
+        start_epoch = result.resumed_from = state["epoch"]
+    paths = PATH_SAMPLERS[config.sampling](space, plan, path_generator)
+    result.epochs = start_epoch
+    started = time.perf_counter()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    images = 0
+    for epoch in range(start_epoch, config.epochs):
+        if epoch > start_epoch and deadline is not None and time.monotonic() >= deadline:
+            result.stopped = (
+                f"wall-time budget: supernet trained {epoch} of {config.epochs} epochs"
+            )
+            break
+        model.train()
+        order = torch.randperm(len(y_train), device=device, generator=torch_generator)
+        running = torch.zeros((), device=device)
+        for i in range(steps):
+            step = epoch * steps + i
+            factor = lr_factor(step, total, warmup)
+            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base * factor
+            idx = order[i * batch : (i + 1) * batch]
+            xb = training_batch(
+                x_train,
+                idx,
+                train_config.augmentation,
+                data.natural,
+                torch_generator,
+                memory_format,
+            )
+            group_paths = next(paths)
+            optimizer.zero_grad(set_to_none=True)
+            for path in group_paths:  # FairNAS: the m paths' gradients add up to one step
+                loss = forward_loss(
+                    lambda x, path=path: model.forward_path(x, path),
+                    xb,
+                    y_train[idx],
+                    cuda,
+                    train_config.label_smoothing,
+                )
+                (loss / len(group_paths)).backward()
+                running += loss.detach() / len(group_paths)
+                for counts, index in zip(result.op_counts, path.choice, strict=True):
+                    counts[index] += 1
+            optimizer.step()
+            images += len(idx) * len(group_paths)
+        mean_loss = float(running / steps)
+        if not math.isfinite(mean_loss):
+            raise ArchsearchError(f"SPOS: the supernet's loss became {mean_loss}")
+        result.loss_curve.append(round(mean_loss, 6))
+        result.epochs = epoch + 1
+        if checkpoint is not None:
+            save_checkpoint(
+                checkpoint,
+                digest,
+                {
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "generator": torch_generator.get_state(),
+                    "paths": path_generator.getstate(),
+                    "loss_curve": result.loss_curve,
+                    "op_counts": result.op_counts,
+                },
+            )
+        if on_epoch is not None:
+            on_epoch(epoch, mean_loss)
+    result.seconds = time.perf_counter() - started
+    result.images_per_s = images / max(result.seconds, 1e-9)
+    if cuda:
+        result.peak_memory_bytes = int(torch.cuda.max_memory_allocated(device))
+    return model, result
+
+
+# --- 2. one-shot evaluation and search --------------------------------------------------------
+class OneShotEvaluator:
+    """Validation accuracy of a path with the supernet's weights, after recomputing the
+    BatchNorm statistics of that path on ``bn_batches`` fixed training batches (SPOS): the
+    supernet's running statistics are those of a mixture of paths. Deterministic: the same
+    batches for every candidate."""
+
+    def __init__(
+        self,
+        supernet: Supernet,
+        data: Dataset,
+        device: torch.device,
+        batch_size: int = 64,
+        bn_batches: int = 4,
+        eval_images: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.supernet = supernet
+        self.device = device
+        order = torch.randperm(len(data.y_train), generator=torch.Generator().manual_seed(seed))
+        images = min(bn_batches * batch_size, len(data.y_train))
+        # one pass over all the calibration images: the statistics of their union, as the
+        # cumulative average over the batches would give (nearly), in a quarter of the time
+        self.batch_size = images
+        self.calibration = data.x_train[order[:images]].to(device)
+        self.calibration = self.calibration.contiguous(memory_format=memory_format_for(device))
+        limit = len(data.y_val) if eval_images is None else min(eval_images, len(data.y_val))
+        self.x_val, self.y_val = data.x_val[:limit].to(device), data.y_val[:limit].to(device)
+        self.bn_batches = bn_batches
+
+    def accuracy(self, path: SupernetPath, recalibrate: bool = True) -> float:
+        network = PathNetwork(self.supernet, path)
+        if recalibrate:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                recalibrate_batch_norm(network, self.calibration, self.batch_size, 1)
+        return evaluate(network, self.x_val, self.y_val, device=self.device)
+
+
+def sample_network(
+    space: SearchSpace, plan: SupernetPlan, trial: Any, input_size: tuple[int, int]
+) -> tuple[Architecture, SupernetPath]:
+    """A network of ``space`` that the supernet runs, sampled by the space's own walk
+    (:class:`~.plan.PathSuggester`), and its path. Raises :class:`ArchsearchError` when the
+    network is outside the supernet (see :func:`~.plan.path_of`)."""
+    suggester = PathSuggester(trial, SupernetChooser(widest=True))
+    arch = space.sample_layout(suggester, input_size).architecture
+    return arch, path_of(plan, arch)
+
+
+@dataclass
+class OneShotSearch:
+    """A finished one-shot search: its study (estimates, never trained accuracies)."""
+
+    study: optuna.Study
+    objectives: tuple[str, ...]
+    seconds: float = 0.0
+    evaluations: int = 0  # in this process
+    infeasible: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.evaluations / max(self.seconds, 1e-9)
+
+    def top(self, k: int) -> list[optuna.trial.FrozenTrial]:
+        """The first ``k`` estimated networks in NSGA-II's order (non-dominated rank, then
+        crowding: a spread of the one-shot front first)."""
+        done = [t for t in completed(self.study)]
+        points = [[-t.values[0], *(math.log1p(v) for v in t.values[1:])] for t in done]
+        order, _ = nsga_order(points, [t.number for t in done])
+        return [done[i] for i in order[:k]]
+
+
+def one_shot_study(
+    objectives: Sequence[str],
+    sampler: OneShotSampler,
+    seed: int,
+    population: int = 50,
+    journal: Path | None = None,
+    name: str = "one-shot",
+) -> optuna.Study:
+    """The study of one-shot estimates: in ``journal`` (appended to, so a resumed search
+    keeps its evaluations), or in memory."""
+    directions = ["maximize", *("minimize" for _ in objectives[1:])]
+    if sampler == "nsga2":
+        chosen: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(
+            population_size=population, seed=seed
+        )
+    elif sampler == "tpe":
+        chosen = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    else:
+        chosen = optuna.samplers.RandomSampler(seed=seed)
+    storage: optuna.storages.BaseStorage | None = None
+    if journal is not None:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        backend = optuna.storages.journal.JournalFileBackend(str(journal))
+        storage = optuna.storages.JournalStorage(backend)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.create_study(
+            storage=storage,
+            sampler=chosen,
+            study_name=name,
+            directions=directions,
+            load_if_exists=True,
+        )
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def one_shot_search(
+    space: SearchSpace,
+    plan: SupernetPlan,
+    evaluator: OneShotEvaluator,
+    study: optuna.Study,
+    objectives: Sequence[str],
+    *,
+    evaluations: int,
+    constraints: dict[str, float] | None = None,
+    deadline: float | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> OneShotSearch:
+    """Estimate networks sampled by ``study``'s sampler until it holds ``evaluations``
+    finished ones (or ``deadline``, a ``time.monotonic()``, passes). ``objectives``: the run's,
+    accuracy first, then static costs (:data:`ONE_SHOT_COSTS`); ``constraints``: the run's
+    ``max_params``/``max_flops``/``max_mac``, as Optuna constraints."""
+    limits = {name.removeprefix("max_"): limit for name, limit in (constraints or {}).items()}
+    shape = (1, plan.in_channels, *plan.input_size)
+    result = OneShotSearch(study, tuple(objectives))
+    started = time.perf_counter()
+    done = len(completed(study))
+    while done < evaluations:
+        if deadline is not None and time.monotonic() >= deadline and result.evaluations:
+            break
+        trial = study.ask()
+        try:
+            arch, path = sample_network(space, plan, trial, plan.input_size)
+            costs = architecture_costs(arch, shape, plan.num_classes)
+        except ArchsearchError as error:
+            trial.set_user_attr("reason", str(error))
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            result.infeasible += 1
+            continue
+        figures = {"params": costs.params, "flops": costs.flops, "mac": costs.mac}
+        for name, limit in limits.items():  # NSGA-II and TPE prefer the feasible
+            trial.set_constraint(f"max_{name}", float(figures[name] - limit))
+        trial.set_user_attr("architecture", arch.to_json())
+        trial.set_user_attr("costs", figures)
+        estimate = evaluator.accuracy(path)
+        study.tell(trial, [estimate, *(float(figures[o]) for o in objectives[1:])])
+        result.evaluations += 1
+        done += 1
+        if on_progress is not None:
+            on_progress(done, evaluations)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --- the searcher ------------------------------------------------------------------------------
+class SposSearcher(PickingSearcher):
+    """Trains the supernet, searches it, then enqueues the best estimated networks into the
+    study, where the run's standard pipeline trains, profiles and records each."""
+
+    name = "spos"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        data: Dataset,
+        device: torch.device,
+        config: SposConfig,
+        objectives: Sequence[str] = ("accuracy", "flops"),
+        constraints: dict[str, float] | None = None,
+        run_dir: Path | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        check_objectives(objectives, constraints or {})
+        self.space = space
+        self.data = data
+        self.device = device
+        self.config = config
+        # the one-shot study's: accuracy first, then the run's costs in the run's order
+        self.objectives = ("accuracy", *(o for o in objectives if o != "accuracy"))
+        self.constraints = dict(constraints or {})
+        self.run_dir = run_dir
+        self.log = log or (lambda _message: None)
+        self.seed = config.seed
+        self.training: SupernetTraining | None = None
+        self.one_shot: OneShotSearch | None = None
+
+    def search(
+        self,
+        study: optuna.Study,
+        evaluate: Callable[[optuna.Trial], Sequence[float]],
+        budget: Budget,
+        callbacks: Sequence[TrialCallback] = (),
+    ) -> None:
+        queued = [t for t in study.trials if ONE_SHOT_ATTR in t.user_attrs]
+        started = time.monotonic()
+        deadline = None if budget.timeout is None else started + budget.timeout
+        if not queued:
+            self._search_supernet(study, budget, started)
+        waiting = [t for t in study.trials if t.state == optuna.trial.TrialState.WAITING]
+        remaining = None if deadline is None else deadline - time.monotonic()
+        self.train_queued(study, evaluate, len(waiting), remaining, callbacks)
+
+    def _search_supernet(self, study: optuna.Study, budget: Budget, started: float) -> None:
+        config, data = self.config, self.data
+        plan = plan_supernet(self.space, data, widest=True)
+        sizes = [len(p.ops) for p in plan.positions]
+        self.log(
+            f"SPOS ({config.sampling} paths): {len(plan.positions)} positions,"
+            f" {min(sizes)}-{max(sizes)} candidate ops each, widths by channel masking"
+        )
+        hp = supernet_hyperparameters(self.space)
+        timeout = budget.timeout
+        checkpoint = None if self.run_dir is None else self.run_dir / CHECKPOINT
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            self.log(f"  supernet epoch {epoch + 1}/{config.epochs}: loss {loss:.3f}")
+
+        supernet, training = train_supernet(
+            self.space,
+            plan,
+            data,
+            self.device,
+            config,
+            hp,
+            checkpoint=checkpoint,
+            deadline=None if timeout is None else started + config.train_share * timeout,
+            on_epoch=on_epoch,
+        )
+        self.training = training
+        resumed = f", resumed from epoch {training.resumed_from}" if training.resumed_from else ""
+        self.log(
+            f"  supernet: {training.epochs} epochs{resumed}, {training.seconds:.0f} s,"
+            f" {training.images_per_s:,.0f} images/s"
+            + (f" ({training.stopped})" if training.stopped else "")
+        )
+        evaluator = OneShotEvaluator(
+            supernet,
+            data,
+            self.device,
+            batch_size=int(hp.get("batch_size", 64)),
+            bn_batches=config.bn_batches,
+            eval_images=config.eval_images,
+            seed=config.seed,
+        )
+        journal = None if self.run_dir is None else self.run_dir / ONE_SHOT_JOURNAL
+        oneshot = one_shot_study(
+            self.objectives, config.sampler, config.seed, config.population, journal
+        )
+        share = config.train_share + config.search_share
+        last = [0.0]
+
+        def on_progress(done: int, total: int) -> None:
+            if time.monotonic() - last[0] >= 10 or done == total:
+                last[0] = time.monotonic()
+                self.log(f"  one-shot evaluations: {done}/{total}")
+
+        search = one_shot_search(
+            self.space,
+            plan,
+            evaluator,
+            oneshot,
+            self.objectives,
+            evaluations=config.evaluations,
+            constraints=self.constraints,
+            deadline=None if timeout is None else started + share * timeout,
+            on_progress=on_progress,
+        )
+        self.one_shot = search
+        self.log(
+            f"  one-shot search: {search.evaluations} networks estimated in"
+            f" {search.seconds:.0f} s ({search.per_second:,.1f}/s), {search.infeasible}"
+            " outside the supernet or the limits"
+        )
+        summary = {
+            "supernet": training.to_dict(),
+            "sampling": config.sampling,
+            "sampler": config.sampler,
+            "evaluations": len(completed(oneshot)),
+            "evaluations_per_s": round(search.per_second, 2),
+        }
+        hp_enqueued = default_hyperparameters(self.space)
+        for rank, trial in enumerate(search.top(config.retrain_top)):
+            study.enqueue_trial(
+                hp_enqueued,
+                user_attrs={
+                    QUEUED_ARCHITECTURE: trial.user_attrs["architecture"],
+                    ONE_SHOT_ATTR: {
+                        **summary,
+                        "rank": rank,
+                        "one_shot_trial": trial.number,
+                        # validation accuracy with the supernet's weights: an estimate, not
+                        # a trained accuracy
+                        "estimate": round(trial.values[0], 6),
+                    },
+                },
+                skip_if_exists=False,
+            )
+
+
+def check_objectives(objectives: Sequence[str], constraints: dict[str, float]) -> None:
+    """A one-shot search ranks by accuracy and static costs only."""
+    from ...errors import ConfigError
+
+    if "accuracy" not in objectives:
+        raise ConfigError("objectives", "a one-shot search ranks by accuracy (and costs)")
+    measured = [o for o in objectives if o != "accuracy" and o not in ONE_SHOT_COSTS]
+    if measured:
+        raise ConfigError(
+            "objectives",
+            f"a one-shot search ranks by static costs ({', '.join(ONE_SHOT_COSTS)}), not"
+            f" {', '.join(measured)}: latency is measured per trained network",
+        )
+    if "max_latency_ms" in constraints:
+        raise ConfigError(
+            "max_latency_ms", "a one-shot search checks static limits only (params, flops, mac)"
+        )
