@@ -96,6 +96,12 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "cost": (str, "--cost", "DARTS cost-aware loss: flops, mac or latency (measured here)."),
     "cost_weight": (float, "--cost-weight", "DARTS: weight of the cost-aware loss."),
     "derive_top": (int, "--derive-top", "DARTS: also retrain the K next most likely networks."),
+    "darts_beta": (float, "--darts-beta", "DARTS: β-DARTS regulariser weight (ramped from 0)."),
+    "darts_aux_skip": (
+        float,
+        "--darts-aux-skip",
+        "DARTS: DARTS- auxiliary skip weight (decays to 0; the paper's: 1).",
+    ),
     "spos_epochs": (int, "--spos-epochs", "SPOS: supernet epochs."),
     "spos_sampling": (
         str,

@@ -299,8 +299,77 @@ def test_darts_resumes_its_supernet_after_sigkill(space, data, tmp_path) -> None
     resumed = DartsSearch(plan, data, torch.device("cpu"), config, checkpoint=checkpoint).run()
     whole = DartsSearch(plan, data, torch.device("cpu"), config).run()
     assert resumed.resumed_from == 2 and len(resumed.history) == 3
+
     # the same α after the third epoch as an uninterrupted search with the same seed
     def flat(history: list[list[list[float]]]) -> list[float]:
         return [w for epoch in history for position in epoch for w in position]
 
     assert flat(resumed.history) == pytest.approx(flat(whole.history), abs=1e-6)
+
+
+COLLAPSE_SPACE = """\
+name: collapse
+input_sizes: [8]
+stem: {out_channels: 8, kernel_size: 3}
+stages:
+  - out_channels: 8
+    depth: {low: 1, high: 4}
+    stride: 1
+    block: {choices: [plain]}
+    kernel_size: {choices: [3, 5]}
+hyperparameters:
+  lr: 0.05
+  batch_size: 32
+  epochs: 1
+"""
+
+
+@pytest.fixture
+def collapse_plan(tmp_path: Path, data):
+    path = tmp_path / "collapse.yaml"
+    path.write_text(COLLAPSE_SPACE)
+    return plan_supernet(archsearch.load_space(path), data)
+
+
+def test_beta_decay_gradient_is_the_softmax(collapse_plan) -> None:
+    from archsearch.searchers.oneshot.darts import beta_decay
+
+    supernet = Supernet(collapse_plan)
+    with torch.no_grad():
+        for alpha in supernet.alphas:
+            alpha.copy_(torch.arange(len(alpha), dtype=torch.float32))
+    beta_decay(supernet).backward()
+    # d/dα_k of mean_p log Σ exp(α) = softmax(α)_k / positions (4 positions here);
+    # α = (0, 1, 2): softmax = (1, e, e²) / (1 + e + e²) = (0.090, 0.245, 0.665)
+    expected = torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0) / 4
+    assert torch.allclose(supernet.alphas[1].grad, expected)
+    assert expected.tolist() == pytest.approx([0.0225, 0.0612, 0.1663], abs=1e-4)
+
+
+def test_beta_darts_keeps_alpha_away_from_one_hot(collapse_plan, data) -> None:
+    def search(**fix: float) -> DartsResult:
+        config = DartsConfig(epochs=6, warmup_epochs=1, batch_size=32, arch_lr=0.1, **fix)
+        return DartsSearch(collapse_plan, data, torch.device("cpu"), config).run()
+
+    plain, beta = search(), search(beta_weight=1.0)
+    # plain DARTS: one position's softmax nearly one-hot (measured: max 0.98); β-decay
+    # keeps every position's largest weight near uniform (1/3 with skip, 1/2 without)
+    assert max(max(p) for p in plain.history[-1]) > 0.9
+    assert max(max(p) for p in beta.history[-1][1:]) < 0.4
+    assert beta.entropy[-1] > plain.entropy[-1]
+
+
+def test_darts_minus_adds_a_decaying_auxiliary_skip(collapse_plan, data) -> None:
+    supernet = Supernet(collapse_plan).eval()
+    x = torch.randn(2, 1, 8, 8)
+    assert supernet.keeps_shape == [True, True, True, True]  # 8 -> 8 channels, stride 1
+    with torch.no_grad():
+        without = supernet(x)
+        supernet.aux_weight = 1.0
+        with_aux = supernet(x)
+    assert not torch.allclose(without, with_aux)
+    config = DartsConfig(epochs=3, warmup_epochs=1, batch_size=32, arch_lr=0.1)
+    plain = DartsSearch(collapse_plan, data, torch.device("cpu"), config).run()
+    minus_config = DartsConfig(epochs=3, warmup_epochs=1, batch_size=32, arch_lr=0.1, aux_skip=1.0)
+    minus = DartsSearch(collapse_plan, data, torch.device("cpu"), minus_config).run()
+    assert minus.history[-1] != plain.history[-1]  # α moves differently

@@ -83,6 +83,8 @@ class RunConfig:
     cost: Cost = "flops"  # the cost-aware loss's cost
     cost_weight: float = 0.0
     derive_top: int = 0
+    darts_beta: float = 0.0  # β-DARTS regulariser weight
+    darts_aux_skip: float = 0.0  # DARTS- auxiliary skip weight
     # SPOS (searcher "spos"): supernet epochs, path sampling, one-shot evaluations, retrained
     spos_epochs: int = 10
     spos_sampling: Sampling = "uniform"
@@ -152,7 +154,7 @@ class RunConfig:
         for name in ("epochs", "latency_threads", "train_limit", "resolution"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(name, "must be at least 1")
-        for name in ("derive_top", "cost_weight"):
+        for name in ("derive_top", "cost_weight", "darts_beta", "darts_aux_skip"):
             if getattr(self, name) < 0:
                 raise ConfigError(name, "must be at least 0")
         if not 0 < self.val_fraction < 1:

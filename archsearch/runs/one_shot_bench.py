@@ -173,8 +173,13 @@ def markdown_table(result: OneShotBenchResult) -> str:
         f"Space `{base.space}`, data `{base.dataset}`"
         + (f" (train limit {base.train_limit})" if base.train_limit else "")
         + (f" (resolution {base.resolution})" if base.resolution else "")
-        + f"; supernet {supernet.get('epochs')} epochs ({base.spos_sampling} paths,"
-        f" {supernet.get('seconds', 0):.0f} s); {result.config.samples} random networks of"
+        + f"; supernet {supernet.get('epochs')} epochs ({base.spos_sampling} paths, "
+        + (
+            f"resumed from its epoch-{supernet['resumed_from']} checkpoint"
+            if supernet.get("resumed_from")
+            else f"{supernet.get('seconds', 0):.0f} s"
+        )
+        + f"); {result.config.samples} random networks of"
         " the space, each estimated with the supernet's weights and trained stand-alone with"
         " the space's middle hyperparameters"
         + (f", {base.epochs} epochs" if base.epochs else "")

@@ -190,6 +190,11 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
             config.darts_epochs,
             config.cost,
             config.cost_weight,
+            *(
+                [config.darts_beta, config.darts_aux_skip]
+                if config.darts_beta or config.darts_aux_skip
+                else []
+            ),
         ]
         if config.searcher == "darts"
         else None,

@@ -151,6 +151,8 @@ def make_searcher(
             cost=config.cost,
             cost_weight=config.cost_weight,
             derive_top=config.derive_top,
+            beta_weight=config.darts_beta,
+            aux_skip=config.darts_aux_skip,
             seed=config.seed,
         )
         return DartsSearcher(

@@ -10,6 +10,10 @@ steps use the standard trainer's schedule and augmentation (:mod:`archsearch.tra
   (Dong & Yang, GDAS, CVPR 2019; Wu et al., FBNet, CVPR 2019): memory close to one network.
 - Cost-aware loss as in FBNet / ProxylessNAS: ``cost_weight`` × the expected cost
   Σ softmax(α)·cost(op), normalised by the largest network's cost (:mod:`.costs`).
+- Two published fixes of DARTS's collapse onto ``skip``: β-DARTS's β-decay regulariser on α
+  (``beta_weight``; Ye et al., CVPR 2022) and DARTS-'s auxiliary skip connection with a
+  decaying weight (``aux_skip``; Chu et al., ICLR 2021), which takes the residual role that
+  makes ``skip`` win unfairly.
 - Collapse guard, DARTS+ style (Liang et al., 2019): the number of positions whose strongest
   choice is the parameter-free ``skip`` and the entropy of softmax(α) are tracked per epoch;
   the search stops early once skips take more than ``max_skip`` positions.
@@ -74,6 +78,11 @@ class DartsConfig:
     cost: Cost = "flops"  # of the cost-aware loss
     cost_weight: float = 0.0
     max_skip: int | None = None  # collapse guard; default a third of the skippable positions
+    # β-DARTS: weight λ of the β-decay regulariser, ramped linearly from 0 over the search
+    beta_weight: float = 0.0
+    # DARTS-: weight of an auxiliary skip beside each shape-keeping mixed op, decayed
+    # linearly to 0 over the search (Chu et al., ICLR 2021: 1)
+    aux_skip: float = 0.0
     derive_top: int = 0
     seed: int = 0
 
@@ -104,6 +113,14 @@ class DartsResult:
             ]
             beams = heapq.nlargest(k, grown, key=lambda item: item[0])
         return [(choice, math.exp(score)) for score, choice in beams]
+
+
+def beta_decay(model: Supernet) -> torch.Tensor:
+    """β-DARTS's regulariser (Ye et al., CVPR 2022): the mean over positions of
+    log Σ_k exp(α_k). Its gradient is softmax(α) itself, so each step takes most from the
+    largest α: the architecture weights stay comparable, and no op (``skip`` above all, the
+    parameter-free winner of collapsed DARTS) runs away with a one-hot softmax."""
+    return torch.stack([torch.logsumexp(alpha, dim=0) for alpha in model.alphas]).mean()
 
 
 def _entropy(probabilities: list[torch.Tensor]) -> float:
@@ -211,21 +228,28 @@ class DartsSearch:
                 xv = xv.contiguous(memory_format=memory_format)
                 yt = y_train[idx]
 
-                def penalty() -> torch.Tensor:
-                    if not cost_tensors:
-                        return torch.zeros((), device=device)
-                    expected = sum(
-                        (p * c).sum()
-                        for p, c in zip(model.probabilities(), cost_tensors, strict=True)
-                    )
-                    return config.cost_weight * expected / scale
+                def penalty(progress: float = progress) -> torch.Tensor:
+                    """The α loss's extra terms: the expected cost, and β-DARTS's decay."""
+                    total = torch.zeros((), device=device)
+                    if cost_tensors:
+                        expected = sum(
+                            (p * c).sum()
+                            for p, c in zip(model.probabilities(), cost_tensors, strict=True)
+                        )
+                        total = total + config.cost_weight * expected / scale
+                    if config.beta_weight:
+                        total = total + config.beta_weight * progress * beta_decay(model)
+                    return total
+
+                # DARTS-: the auxiliary skip's weight decays linearly to zero
+                model.aux_weight = config.aux_skip * (1 - progress)
 
                 # α step on the validation split
                 if epoch >= config.warmup_epochs:
                     a_opt.zero_grad(set_to_none=True)
                     if config.order == "second":
                         self._unrolled_arch_grad(model, weights, xt, yt, xv, yv, tau, w_opt)
-                        if cost_tensors:
+                        if cost_tensors or config.beta_weight:
                             penalty().backward()
                     else:
                         (forward_loss(path, xv, yv, cuda) + penalty()).backward()

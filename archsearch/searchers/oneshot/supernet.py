@@ -125,6 +125,12 @@ class Supernet(nn.Module):
         self.alphas = nn.ParameterList(
             nn.Parameter(1e-3 * torch.randn(len(p.ops))) for p in plan.positions
         )
+        # DARTS-: positions whose input and output shapes agree carry an auxiliary skip of
+        # this weight (0: none); the search sets it per step
+        self.aux_weight = 0.0
+        self.keeps_shape = [
+            p.stride == 1 and p.in_channels == p.out_channels for p in plan.positions
+        ]
         init_weights(self)  # a shared weight: each variant initialises its own slice of it
 
     def weight_parameters(self) -> list[nn.Parameter]:
@@ -142,12 +148,13 @@ class Supernet(nn.Module):
 
     def forward(self, x: torch.Tensor, mode: str = "full", tau: float = 1.0) -> torch.Tensor:
         x = self.stem(x)
-        for mixed, alpha in zip(self.mixed, self.alphas, strict=True):
+        for mixed, alpha, keeps in zip(self.mixed, self.alphas, self.keeps_shape, strict=True):
             if mode == "gumbel":
                 hard = F.gumbel_softmax(alpha, tau=tau, hard=True)
-                x = mixed(x, hard, int(hard.argmax()))
+                out = mixed(x, hard, int(hard.argmax()))
             else:
-                x = mixed(x, F.softmax(alpha / tau, dim=0))
+                out = mixed(x, F.softmax(alpha / tau, dim=0))
+            x = out + self.aux_weight * x if keeps and self.aux_weight else out
         return self.head(x)
 
 
