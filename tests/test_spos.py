@@ -25,6 +25,7 @@ from archsearch.searchers.oneshot.spos import (
     RandomSuggester,
     SposConfig,
     fair_paths,
+    one_shot_search,
     one_shot_study,
     sample_network,
     supernet_hyperparameters,
@@ -351,3 +352,40 @@ def test_bench_one_shot_correlates_estimates_with_training(space_file, tmp_path)
         expected != expected and result.rows[2]["kendall"] is None
     )
     assert "one-shot estimate" in (tmp_path / "summary.md").read_text()
+
+
+def test_one_shot_search_keeps_to_the_limits(space, data) -> None:
+    plan = plan_supernet(space, data, widest=True)
+    evaluator = OneShotEvaluator(Supernet(plan, entangled=True), data, CPU, batch_size=32)
+    study = one_shot_study(("accuracy", "params"), "random", 0)
+    limit = 6000.0
+    search = one_shot_search(
+        space,
+        plan,
+        evaluator,
+        study,
+        ("accuracy", "params"),
+        evaluations=40,
+        constraints={"max_params": limit},
+    )
+    done = completed(study)
+    assert len(done) == 40 and search.evaluations == 40
+    # every network carries its violation: params - 6,000 (its params are its second value)
+    for trial in done:
+        assert trial.constraints["max_params"] == trial.values[1] - limit
+    over = [t for t in done if t.values[1] > limit]
+    assert over and len(over) < 40  # the limit cuts through this space
+    assert all(t.values[1] <= limit for t in search.top(10))
+
+
+def test_a_network_drawn_twice_is_retrained_once(space, data) -> None:
+    plan = plan_supernet(space, data, widest=True)
+    evaluator = OneShotEvaluator(Supernet(plan, entangled=True), data, CPU, batch_size=32)
+    study = one_shot_study(("accuracy", "flops"), "random", 0)
+    search = one_shot_search(space, plan, evaluator, study, ("accuracy", "flops"), evaluations=1)
+    study.enqueue_trial(completed(study)[0].params)  # the same network again
+    one_shot_search(space, plan, evaluator, study, ("accuracy", "flops"), evaluations=2)
+    first, again = completed(study)
+    assert first.user_attrs["architecture"] == again.user_attrs["architecture"]
+    assert first.values == again.values  # deterministic estimate
+    assert len(search.top(5)) == 1

@@ -384,12 +384,17 @@ class OneShotSearch:
         return self.evaluations / max(self.seconds, 1e-9)
 
     def top(self, k: int) -> list[optuna.trial.FrozenTrial]:
-        """The first ``k`` estimated networks in NSGA-II's order (non-dominated rank, then
-        crowding: a spread of the one-shot front first)."""
-        done = [t for t in completed(self.study)]
+        """The first ``k`` estimated networks within the run's limits in NSGA-II's order
+        (non-dominated rank, then crowding: a spread of the one-shot front first)."""
+        done = [t for t in completed(self.study) if all(v <= 0 for v in t.constraints.values())]
         points = [[-t.values[0], *(math.log1p(v) for v in t.values[1:])] for t in done]
         order, _ = nsga_order(points, [t.number for t in done])
-        return [done[i] for i in order[:k]]
+        picked: dict[str, optuna.trial.FrozenTrial] = {}
+        for i in order:  # a network the sampler drew twice is retrained once
+            picked.setdefault(done[i].user_attrs["architecture"], done[i])
+            if len(picked) == k:
+                break
+        return list(picked.values())
 
 
 def one_shot_study(
