@@ -102,6 +102,11 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
         "--darts-aux-skip",
         "DARTS: DARTS- auxiliary skip weight (decays to 0; the paper's: 1).",
     ),
+    "darts_partial_channels": (
+        int,
+        "--darts-partial-channels",
+        "DARTS: PC-DARTS, 1/K of the channels through each mixed op (the paper's K: 4).",
+    ),
     "spos_epochs": (int, "--spos-epochs", "SPOS: supernet epochs."),
     "spos_sampling": (
         str,

@@ -197,8 +197,8 @@ def test_collapse_guard_stops_the_search(space, data) -> None:
     )
     original = Supernet.__init__
 
-    def skip_favoured(self: Supernet, plan) -> None:
-        original(self, plan)
+    def skip_favoured(self: Supernet, plan, **options) -> None:
+        original(self, plan, **options)
         with torch.no_grad():
             self.alphas[1][-1] += 5.0  # skip strongest at the second position
 
@@ -373,3 +373,26 @@ def test_darts_minus_adds_a_decaying_auxiliary_skip(collapse_plan, data) -> None
     minus_config = DartsConfig(epochs=3, warmup_epochs=1, batch_size=32, arch_lr=0.1, aux_skip=1.0)
     minus = DartsSearch(collapse_plan, data, torch.device("cpu"), minus_config).run()
     assert minus.history[-1] != plain.history[-1]  # α moves differently
+
+
+def test_partial_channels_cut_the_supernets_activation_memory(collapse_plan, data) -> None:
+    def saved_bytes(partial: int) -> int:
+        supernet = Supernet(collapse_plan, partial_channels=partial).train()
+        saved = [0]
+
+        def pack(tensor: torch.Tensor) -> torch.Tensor:
+            saved[0] += tensor.numel() * tensor.element_size()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = supernet(torch.randn(16, 1, 8, 8)).sum()
+        loss.backward()
+        return saved[0]
+
+    full, partial = saved_bytes(1), saved_bytes(4)
+    # every position keeps 8 channels: with K = 4, two run the 3 candidate ops, six bypass
+    assert [m.partial for m in Supernet(collapse_plan, partial_channels=4).mixed] == [4] * 4
+    assert partial < full / 2.5
+    config = DartsConfig(epochs=2, warmup_epochs=1, batch_size=32, partial_channels=4, max_skip=3)
+    result = DartsSearch(collapse_plan, data, torch.device("cpu"), config).run()
+    assert len(result.history) == 2 and result.history[-1] != result.history[0]

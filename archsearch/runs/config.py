@@ -85,6 +85,7 @@ class RunConfig:
     derive_top: int = 0
     darts_beta: float = 0.0  # β-DARTS regulariser weight
     darts_aux_skip: float = 0.0  # DARTS- auxiliary skip weight
+    darts_partial_channels: int = 1  # PC-DARTS: 1/K of the channels through the mixed ops
     # SPOS (searcher "spos"): supernet epochs, path sampling, one-shot evaluations, retrained
     spos_epochs: int = 10
     spos_sampling: Sampling = "uniform"
@@ -146,6 +147,7 @@ class RunConfig:
             "spos_epochs",
             "spos_evaluations",
             "retrain_top",
+            "darts_partial_channels",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(name, "must be at least 1")

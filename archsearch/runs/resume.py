@@ -190,9 +190,10 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
             config.darts_epochs,
             config.cost,
             config.cost_weight,
+            # the fixes, only when used: runs made before them keep their fingerprint
             *(
-                [config.darts_beta, config.darts_aux_skip]
-                if config.darts_beta or config.darts_aux_skip
+                [config.darts_beta, config.darts_aux_skip, config.darts_partial_channels]
+                if config.darts_beta or config.darts_aux_skip or config.darts_partial_channels > 1
                 else []
             ),
         ]

@@ -153,6 +153,7 @@ def make_searcher(
             derive_top=config.derive_top,
             beta_weight=config.darts_beta,
             aux_skip=config.darts_aux_skip,
+            partial_channels=config.darts_partial_channels,
             seed=config.seed,
         )
         return DartsSearcher(

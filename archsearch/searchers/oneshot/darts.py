@@ -83,6 +83,10 @@ class DartsConfig:
     # DARTS-: weight of an auxiliary skip beside each shape-keeping mixed op, decayed
     # linearly to 0 over the search (Chu et al., ICLR 2021: 1)
     aux_skip: float = 0.0
+    # PC-DARTS: 1/K of the channels through each shape-keeping mixed op (the paper's K: 4);
+    # 1: all. The edge normalisation of PC-DARTS has nothing to do in a chain of positions
+    # (one input edge each: its weight normalises to 1)
+    partial_channels: int = 1
     derive_top: int = 0
     seed: int = 0
 
@@ -157,7 +161,7 @@ class DartsSearch:
         started = time.perf_counter()
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        model = Supernet(self.plan).to(device)
+        model = Supernet(self.plan, partial_channels=config.partial_channels).to(device)
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         costs = op_costs(self.plan, config.cost, device) if config.cost_weight else []

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...blocks import create_block
+from ...blocks.helpers import channel_shuffle
 from ...build import ClassifierHead, init_weights
 from .plan import SKIP, Position, SupernetPath, SupernetPlan
 
@@ -33,15 +34,23 @@ class MixedOp(nn.Module):
     the steps, and a short supernet training never leaves chance level (benchmarks/RESULTS.md).
     """
 
-    def __init__(self, position: Position, entangled: bool = False) -> None:
+    def __init__(
+        self, position: Position, entangled: bool = False, partial_channels: int = 1
+    ) -> None:
         super().__init__()
+        # PC-DARTS (Xu et al., ICLR 2020): at a shape-keeping position only the first 1/K of
+        # the channels pass through the candidates, the rest bypass them, and a channel
+        # shuffle mixes the two for the next position; memory and time fall about K-fold.
+        # Where the shape changes (or an op does not fit 1/K of the width) all channels go.
+        self.partial = partial_channels if _partial_fits(position, partial_channels) else 1
+        width = position.in_channels // self.partial
         self.candidates = nn.ModuleList(
             nn.Identity()
             if op.block == SKIP
             else create_block(
                 op.block,
-                position.in_channels,
-                position.out_channels,
+                width if self.partial > 1 else position.in_channels,
+                width if self.partial > 1 else position.out_channels,
                 position.stride,
                 **dict(op.options),
             )
@@ -95,9 +104,36 @@ class MixedOp(nn.Module):
     def forward(
         self, x: torch.Tensor, weights: torch.Tensor, index: int | None = None
     ) -> torch.Tensor:
+        if self.partial > 1:
+            part = x.shape[1] // self.partial
+            mixed = self._mix(x[:, :part], weights, index)
+            return channel_shuffle(torch.cat([mixed, x[:, part:]], dim=1), self.partial)
+        return self._mix(x, weights, index)
+
+    def _mix(self, x: torch.Tensor, weights: torch.Tensor, index: int | None) -> torch.Tensor:
         if index is not None:
             return weights[index] * self.run(index, x)
         return sum(w * self.run(i, x) for i, w in enumerate(weights))
+
+
+def _partial_fits(position: Position, k: int) -> bool:
+    """Whether PC-DARTS's 1/k of the channels can run this position's candidates."""
+    from ...blocks import validate_block_args
+    from ...errors import ArchsearchError
+
+    if k <= 1 or position.stride != 1 or position.in_channels != position.out_channels:
+        return False
+    width = position.in_channels // k
+    if width < 1 or position.in_channels % k:
+        return False
+    for op in position.ops:
+        if op.block == SKIP:
+            continue
+        try:
+            validate_block_args(op.block, width, width, 1, dict(op.options))
+        except ArchsearchError:
+            return False
+    return True
 
 
 def _centred(size: int, full: int) -> slice:
@@ -110,7 +146,9 @@ class Supernet(nn.Module):
     block type's variants; DARTS, which weighs every op against the others, keeps them
     apart)."""
 
-    def __init__(self, plan: SupernetPlan, entangled: bool = False) -> None:
+    def __init__(
+        self, plan: SupernetPlan, entangled: bool = False, partial_channels: int = 1
+    ) -> None:
         super().__init__()
         channels = plan.in_channels
         stem = []
@@ -119,7 +157,7 @@ class Supernet(nn.Module):
             stem.append(create_block(block.type, channels, out, block.stride, **block.kwargs))
             channels = out
         self.stem = nn.Sequential(*stem)
-        self.mixed = nn.ModuleList(MixedOp(p, entangled) for p in plan.positions)
+        self.mixed = nn.ModuleList(MixedOp(p, entangled, partial_channels) for p in plan.positions)
         last = plan.positions[-1].out_channels if plan.positions else channels
         self.head = ClassifierHead(plan.head, last, plan.num_classes)
         self.alphas = nn.ParameterList(
