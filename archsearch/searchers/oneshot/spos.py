@@ -323,9 +323,9 @@ def train_supernet(
 # --- 2. one-shot evaluation and search --------------------------------------------------------
 class OneShotEvaluator:
     """Validation accuracy of a path with the supernet's weights, after recomputing the
-    BatchNorm statistics of that path on ``bn_batches`` fixed training batches (SPOS): the
-    supernet's running statistics are those of a mixture of paths. Deterministic: the same
-    batches for every candidate."""
+    BatchNorm statistics of that path on ``bn_batches`` x ``batch_size`` fixed training images,
+    in one pass (SPOS): the supernet's running statistics are those of a mixture of paths.
+    Deterministic: the same images for every candidate."""
 
     def __init__(
         self,
@@ -348,7 +348,6 @@ class OneShotEvaluator:
         self.calibration = self.calibration.contiguous(memory_format=memory_format_for(device))
         limit = len(data.y_val) if eval_images is None else min(eval_images, len(data.y_val))
         self.x_val, self.y_val = data.x_val[:limit].to(device), data.y_val[:limit].to(device)
-        self.bn_batches = bn_batches
 
     def accuracy(self, path: SupernetPath, recalibrate: bool = True) -> float:
         network = PathNetwork(self.supernet, path)
