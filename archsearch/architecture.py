@@ -80,6 +80,8 @@ class BlockSpec:
             parts.append(f"k{opts['kernel_size']}")
         if self.type == "mbconv" or (self.type == "bottleneck" and "expansion" in opts):
             parts.append(f"e{_fmt(opts.get('expansion', 6))}")
+        if self.type == "plain" and opts.get("padding") is not None:  # not 'same' padding
+            parts.append(f"p{opts['padding']}")
         if (opts.get("groups") or 1) > 1:  # type: ignore[operator]
             parts.append(f"g{opts['groups']}")
         if self.out_channels is not None:

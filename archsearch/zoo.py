@@ -1,8 +1,9 @@
 """Reference networks written as :class:`Architecture` data, with their published sizes.
 
 Each entry builds exactly the canonical implementation's layout (torchvision's where one
-exists), so parameter counts for 1000 classes and 3 input channels match to the unit. The
-``paper_flops`` figures (multiply-adds at 1x3x224x224) are the papers', for the profiler's tests.
+exists), so parameter counts for its canonical input (1000 classes, 3 channels at 224x224 for
+the ImageNet networks; 10 classes, 1 channel at 32x32 for LeNet-5) match to the unit. The
+``paper_flops`` figures (multiply-adds at that input) are the papers', for the profiler's tests.
 """
 
 from __future__ import annotations
@@ -21,20 +22,23 @@ class ZooEntry:
     name: str
     build: Callable[[], Architecture]
     paper: str
-    params: int  # for 1000 classes, 3 input channels: the canonical implementation's count
-    paper_flops: float  # multiply-adds at 224x224 as the paper reports them
+    params: int  # the canonical implementation's count at the canonical input below
+    paper_flops: float  # multiply-adds at the canonical input as the paper reports them
+    num_classes: int = 1000
+    in_channels: int = 3
+    input_size: int = 224
 
 
 _ZOO: dict[str, ZooEntry] = {}
 
 
 def _register(
-    name: str, paper: str, params: int, paper_flops: float
+    name: str, paper: str, params: int, paper_flops: float, **canonical_input: int
 ) -> Callable[[Callable[[], Architecture]], Callable[[], Architecture]]:
     def decorate(fn: Callable[[], Architecture]) -> Callable[[], Architecture]:
         if name in _ZOO:
             raise RuntimeError(f"duplicate zoo entry '{name}'")
-        _ZOO[name] = ZooEntry(name, fn, paper, params, paper_flops)
+        _ZOO[name] = ZooEntry(name, fn, paper, params, paper_flops, **canonical_input)
         return fn
 
     return decorate
@@ -69,6 +73,52 @@ def info(name: str) -> ZooEntry:
 def get(name: str) -> Architecture:
     """The reference network ``name`` as an :class:`Architecture`."""
     return info(name).build()
+
+
+# --- LeNet-5 and AlexNet: where every CNN course starts -------------------------------------
+@_register(
+    "lenet5",
+    'LeCun et al., "Gradient-Based Learning Applied to Document Recognition", Proc. IEEE 1998'
+    " (the classic variant: full C3 connections, average-pool subsampling, tanh)",
+    61_706,
+    416_520,
+    num_classes=10,
+    in_channels=1,
+    input_size=32,
+)
+def lenet5() -> Architecture:
+    # C1 6@28x28 (5x5, no padding) S2 → 14, C3 16@10x10 S4 → 5; C5 (a 5x5 conv over the 5x5
+    # maps, i.e. a linear layer of 400 → 120), F6 84, output 10. Params: 156 + 2,416 + 48,120
+    # + 10,164 + 850 = 61,706.
+    conv = {"kernel_size": 5, "padding": 0, "norm": "none", "activation": "tanh"}
+    pool = B("avgpool", None, 2, kernel_size=2)
+    stages = ((B("plain", 6, 1, **conv), pool), (B("plain", 16, 1, **conv), pool))
+    return Architecture(
+        stem=(), stages=stages, head=Head(pool_size=5, hidden=(120, 84), activation="tanh")
+    )
+
+
+@_register(
+    "alexnet",
+    'Krizhevsky et al., "ImageNet Classification with Deep Convolutional Neural Networks",'
+    " NeurIPS 2012 (torchvision's single-tower layout, 0.71G multiply-adds)",
+    61_100_840,
+    0.71e9,
+)
+def alexnet() -> Architecture:
+    # torchvision's features: 11x11/4 (padding 2) 64, pool, 5x5 192, pool, 3x3 384, 256, 256,
+    # pool; 6x6 adaptive pooling, then 9216 → 4096 → 4096 → classes with dropout 0.5 (here each
+    # hidden layer is linear → ReLU → dropout; torchvision drops out before each linear: the
+    # same layers and parameters).
+    pool = B("maxpool", None, 2, kernel_size=3)
+    stages = (
+        (B("plain", 64, 4, kernel_size=11, padding=2, norm="none"), pool),
+        (B("plain", 192, 1, kernel_size=5, norm="none"), pool),
+        tuple(B("plain", width, 1, kernel_size=3, norm="none") for width in (384, 256, 256))
+        + (pool,),
+    )
+    head = Head(pool_size=6, hidden=(4096, 4096), dropout=0.5)
+    return Architecture(stem=(), stages=stages, head=head)
 
 
 # --- ResNet ----------------------------------------------------------------------------------

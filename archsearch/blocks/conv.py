@@ -1,7 +1,8 @@
 """Plain convolution, pooling and skip blocks: the pieces of VGG-style networks and stems.
 
 ``plain`` is conv → BN → activation (Simonyan & Zisserman, "Very Deep Convolutional Networks
-for Large-Scale Image Recognition", ICLR 2015, used it without BN: ``norm: none``).
+for Large-Scale Image Recognition", ICLR 2015, used it without BN: ``norm: none``; LeNet-5 and
+AlexNet with their own ``padding``).
 """
 
 from __future__ import annotations
@@ -28,11 +29,22 @@ class Plain(Block):
         groups: int = 1,
         activation: str = "relu",
         norm: str = "bn",
+        padding: int | None = None,
     ) -> None:
         super().__init__()
         self.conv = ConvBnAct(
-            in_channels, out_channels, kernel_size, stride, groups, activation, norm
+            in_channels, out_channels, kernel_size, stride, groups, activation, norm, padding
         )
+
+    # padding None: 'same' (kernel_size // 2); an integer: PyTorch's explicit zero padding
+    option_rules = {"padding": int_at_least(0)}
+
+    @classmethod
+    def output_size(cls, size: int, stride: int, **options: Any) -> int:
+        kernel, padding = options.get("kernel_size", 3), options.get("padding")
+        if padding is None:
+            return (size - 1) // stride + 1
+        return max(0, (size + 2 * padding - kernel) // stride + 1)
 
     @classmethod
     def check(cls, in_channels: int, out_channels: int, stride: int, **options: Any) -> None:

@@ -13,6 +13,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "hardswish": lambda: nn.Hardswish(inplace=True),
     "silu": lambda: nn.SiLU(inplace=True),
     "gelu": nn.GELU,
+    "tanh": nn.Tanh,  # LeNet-5's squashing function
     "leaky_relu": lambda: nn.LeakyReLU(0.1, inplace=True),
     "none": nn.Identity,
 }
@@ -50,7 +51,10 @@ def same_padding(kernel_size: int) -> int:
 
 
 class ConvBnAct(nn.Sequential):
-    """Conv → BatchNorm → activation; without a norm the conv carries a bias (as in VGG)."""
+    """Conv → BatchNorm → activation; without a norm the conv carries a bias (as in VGG).
+
+    ``padding`` None is 'same' padding (``kernel_size // 2``); LeNet-5 and AlexNet set theirs.
+    """
 
     def __init__(
         self,
@@ -61,6 +65,7 @@ class ConvBnAct(nn.Sequential):
         groups: int = 1,
         activation: str = "relu",
         norm: str = "bn",
+        padding: int | None = None,
     ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(
@@ -68,7 +73,7 @@ class ConvBnAct(nn.Sequential):
             out_channels,
             kernel_size,
             stride=stride,
-            padding=same_padding(kernel_size),
+            padding=same_padding(kernel_size) if padding is None else padding,
             groups=groups,
             bias=norm == "none",
         )

@@ -48,6 +48,8 @@ def test_sampled_architectures_flops_equal_fvcore(space: str) -> None:
 
 # Multiply-adds at 1x3x224x224 as each paper reports them:
 PAPER_FLOPS = {
+    # Krizhevsky et al. 2012 in torchvision's single-tower layout: 0.71 GFLOPS (its model card)
+    "alexnet": 0.71e9,
     # He et al., CVPR 2016, Table 1 (ResNet-50 "3.8e9"; 4.1G for torchvision's layout with
     # the stride on the 3x3 conv, as the issue and torchvision's model card state)
     "resnet50": 4.1e9,
@@ -71,6 +73,17 @@ PAPER_FLOPS = {
 def test_zoo_flops_within_3_percent_of_the_papers(name: str) -> None:
     flops = profile_model(zoo.get(name), (1, 3, 224, 224)).flops
     assert abs(flops - PAPER_FLOPS[name]) / PAPER_FLOPS[name] < 0.03, f"{flops:,}"
+
+
+def test_lenet5_and_alexnet_exact() -> None:
+    # LeNet-5 at 1x1x32x32: C1 28*28*6*25 = 117,600, C3 10*10*16*(6*25) = 240,000, then the
+    # linears 400*120 + 120*84 + 84*10 = 58,920
+    lenet = profile_model(zoo.get("lenet5"), (1, 1, 32, 32), num_classes=10)
+    assert (lenet.flops, lenet.params) == (117_600 + 240_000 + 58_920, 61_706) == (416_520, 61_706)
+    # AlexNet at 224: conv1 55*55*64*(3*121) = 70,276,800, conv2 27*27*192*(64*25) = 223,948,800,
+    # conv3-5 at 13x13: 169*(384*1728 + 256*3456 + 256*2304) = 361,340,928; linears 58,621,952
+    alexnet = profile_model(zoo.get("alexnet"), (1, 3, 224, 224))
+    assert alexnet.flops == 70_276_800 + 223_948_800 + 361_340_928 + 58_621_952 == 714_188_480
 
 
 def test_resnet50_exact() -> None:
