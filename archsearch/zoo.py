@@ -111,11 +111,11 @@ def alexnet() -> Architecture:
     # hidden layer is linear → ReLU → dropout; torchvision drops out before each linear: the
     # same layers and parameters).
     pool = B("maxpool", None, 2, kernel_size=3)
+    convs = (B("plain", width, 1, kernel_size=3, norm="none") for width in (384, 256, 256))
     stages = (
         (B("plain", 64, 4, kernel_size=11, padding=2, norm="none"), pool),
         (B("plain", 192, 1, kernel_size=5, norm="none"), pool),
-        tuple(B("plain", width, 1, kernel_size=3, norm="none") for width in (384, 256, 256))
-        + (pool,),
+        (*convs, pool),
     )
     head = Head(pool_size=6, hidden=(4096, 4096), dropout=0.5)
     return Architecture(stem=(), stages=stages, head=head)

@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
 
 import archsearch
 from archsearch.errors import SpaceError
+from archsearch.train import TrainConfig
 
 GOOD = """\
 name: tiny
@@ -31,6 +33,23 @@ def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "space.yaml"
     path.write_text(text)
     return path
+
+
+def test_course_hyperparameters_are_searchable(tmp_path: Path) -> None:
+    text = GOOD + (
+        "  momentum: {choices: [0.0, 0.9]}\n  nesterov: {choices: [true, false]}\n"
+        "  schedule: {choices: [cosine, step, constant]}\n  init: {choices: [kaiming, xavier]}\n"
+    )
+    space = archsearch.load_space(write(tmp_path, text))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(40):
+        config = TrainConfig.from_hyperparameters(space.sample_hyperparameters(study.ask()))
+        seen.add((config.momentum, config.nesterov, config.schedule, config.init))
+    # 2 x 2 x 3 x 2 = 24 combinations; 40 draws see most, each field both ways
+    assert {s[0] for s in seen} == {0.0, 0.9} and {s[1] for s in seen} == {True, False}
+    assert {s[2] for s in seen} == {"cosine", "step", "constant"}
+    assert {s[3] for s in seen} == {"kaiming", "xavier"}
 
 
 def test_good_file_loads(tmp_path: Path) -> None:
@@ -96,6 +115,27 @@ def test_good_file_loads(tmp_path: Path) -> None:
         ),
         ("  lr:", "  learning_rate:", 12, "hyperparameters.learning_rate", "unknown key"),
         (
+            "  lr: {low: 1e-3, high: 0.1, log: true}\n",
+            "  lr: 0.1\n  schedule: {choices: [cosine, linear]}\n",
+            13,
+            "hyperparameters.schedule.choices[1]",
+            "one of cosine, step, constant",
+        ),
+        (
+            "  lr: {low: 1e-3, high: 0.1, log: true}\n",
+            "  lr: 0.1\n  init: he\n",
+            13,
+            "hyperparameters.init",
+            "one of default, kaiming, xavier",
+        ),
+        (
+            "  lr: {low: 1e-3, high: 0.1, log: true}\n",
+            "  lr: 0.1\n  nesterov: yes please\n",
+            13,
+            "hyperparameters.nesterov",
+            "true or false",
+        ),
+        (
             "    stride: 2\n",
             "    stride: 2\n    stride: 1\n",
             9,
@@ -122,6 +162,9 @@ def test_good_file_loads(tmp_path: Path) -> None:
         "bad-option-value",
         "range-holds-bad-value",
         "unknown-hyperparameter",
+        "bad-schedule",
+        "bad-init",
+        "bad-nesterov",
         "duplicate-key",
         "option-no-block-takes",
         "unknown-range-key",

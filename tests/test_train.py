@@ -11,7 +11,15 @@ from torch import nn
 import archsearch
 from archsearch import build_model
 from archsearch.data import load_dataset
-from archsearch.train import CandidateFailed, TrainConfig, augment, lr_factor, train
+from archsearch.train import (
+    CandidateFailed,
+    TrainConfig,
+    augment,
+    initialize_weights,
+    lr_factor,
+    make_optimizer,
+    train,
+)
 
 
 def test_shift_augmentation_moves_content_by_at_most_the_padding() -> None:
@@ -40,6 +48,85 @@ def test_warmup_then_cosine() -> None:
     # halfway through the 8 cosine steps: 0.5 * (1 + cos(pi/2)) = 0.5
     assert lr_factor(6, 10, 2) == pytest.approx(0.5)
     assert lr_factor(10, 10, 2) == pytest.approx(0.0)
+
+
+def test_step_and_constant_schedules() -> None:
+    # 100 steps, 20 of warm-up: x0.1 after half of the other 80 (step 20 + 40 = 60) and again
+    # after three quarters (20 + 60 = 80)
+    factors = [lr_factor(s, 100, 20, "step") for s in (19, 20, 59, 60, 79, 80, 99)]
+    assert factors == pytest.approx([1.0, 1.0, 1.0, 0.1, 0.1, 0.01, 0.01])
+    assert lr_factor(5, 100, 20, "step") == lr_factor(5, 100, 20, "cosine") == 6 / 20
+    assert [lr_factor(s, 100, 0, "constant") for s in (0, 50, 99)] == [1.0, 1.0, 1.0]
+
+
+def _synthetic_cnn() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.Conv2d(64, 128, 3, padding=1, bias=False),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(128, 400),
+        nn.Linear(400, 4),
+    )
+
+
+def test_init_schemes_give_their_formulas_std() -> None:
+    torch.manual_seed(0)
+    model = _synthetic_cnn()
+    conv, linear = model[3], model[6]
+    # PyTorch's default: Kaiming-uniform with a = sqrt(5), bound 1/sqrt(fan_in), so std
+    # 1/sqrt(3 fan_in): conv fan_in 64*9 = 576 -> 0.02406
+    assert conv.weight.std().item() == pytest.approx(1 / math.sqrt(3 * 576), rel=0.02)
+    initialize_weights(model, "kaiming")
+    # normal, fan_out = 128*9 = 1,152, ReLU gain sqrt(2): std sqrt(2/1152) = 0.04167
+    assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / 1152), rel=0.02)
+    assert torch.equal(model[0].bias, torch.zeros(64))
+    assert torch.equal(model[1].weight, torch.ones(64))
+    initialize_weights(model, "xavier")
+    # uniform, std sqrt(2/(fan_in + fan_out)): linear 128 -> 400: sqrt(2/528) = 0.06155
+    assert linear.weight.std().item() == pytest.approx(math.sqrt(2 / 528), rel=0.02)
+    assert linear.weight.abs().max().item() <= math.sqrt(6 / 528)  # the uniform's bound
+
+
+def test_the_trainer_applies_the_init() -> None:
+    data = load_dataset("synthetic")
+    stds = {}
+    for init in ("default", "kaiming"):
+        torch.manual_seed(0)
+        model = _synthetic_cnn()
+        # lr 0: the optimiser moves nothing, so what is left is what the trainer initialised
+        train(model, data, TrainConfig(epochs=1, lr=0.0, init=init), "cpu")
+        stds[init] = model[3].weight.std().item()
+    assert stds["default"] == pytest.approx(1 / math.sqrt(3 * 576), rel=0.02)
+    assert stds["kaiming"] == pytest.approx(math.sqrt(2 / 1152), rel=0.02)
+
+
+def test_momentum_and_nesterov_reach_the_optimiser_and_change_training() -> None:
+    model = _synthetic_cnn()
+    group = make_optimizer(model, TrainConfig(momentum=0.8, nesterov=False)).param_groups[0]
+    assert (group["momentum"], group["nesterov"]) == (0.8, False)
+    # momentum 0 leaves Nesterov off (PyTorch refuses Nesterov without momentum)
+    assert make_optimizer(model, TrainConfig(momentum=0.0)).param_groups[0]["nesterov"] is False
+    data = load_dataset("synthetic")
+    losses = {}
+    for nesterov in (True, False):
+        torch.manual_seed(0)
+        result = train(_synthetic_cnn(), data, TrainConfig(epochs=2, nesterov=nesterov), "cpu")
+        losses[nesterov] = result.loss_curve
+    assert losses[True][0] != losses[False][0]
+
+
+def test_schedule_reaches_the_trainer() -> None:
+    data = load_dataset("synthetic")
+    curves = {}
+    for kind in ("cosine", "constant"):
+        torch.manual_seed(0)
+        config = TrainConfig(epochs=3, schedule=kind, lr=0.05)
+        curves[kind] = train(_synthetic_cnn(), data, config, "cpu").loss_curve
+    # the first step runs at the same rate under both: the curves part later
+    assert curves["cosine"] != curves["constant"]
 
 
 def test_learns_synthetic_data_and_reports_each_epoch() -> None:

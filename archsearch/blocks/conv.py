@@ -7,14 +7,14 @@ AlexNet with their own ``padding``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ..errors import BlockArgumentError
 from .helpers import ConvBnAct
-from .registry import Block, int_at_least, register_block
+from .registry import Block, OptionRule, int_at_least, register_block
 
 
 @register_block("plain", abbrev="conv")
@@ -37,7 +37,7 @@ class Plain(Block):
         )
 
     # padding None: 'same' (kernel_size // 2); an integer: PyTorch's explicit zero padding
-    option_rules = {"padding": int_at_least(0)}
+    option_rules: ClassVar[dict[str, OptionRule]] = {"padding": int_at_least(0)}
 
     @classmethod
     def output_size(cls, size: int, stride: int, **options: Any) -> int:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from ..blocks.registry import is_int, is_number
-from ..train import AUGMENTATIONS, OPTIMIZERS, TrainConfig
+from ..train import AUGMENTATIONS, INITS, OPTIMIZERS, SCHEDULES, TrainConfig
 from .distributions import Distribution, Suggester
 
 if TYPE_CHECKING:
@@ -50,6 +50,9 @@ HYPERPARAMETERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "lr": (lambda v: is_number(v) and v > 0, "a number > 0"),
     "weight_decay": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
     "momentum": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "nesterov": (lambda v: isinstance(v, bool), "true or false"),
+    "schedule": (lambda v: v in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+    "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
     "batch_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
     "epochs": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
     "warmup_epochs": (lambda v: is_int(v) and v >= 0, "an integer >= 0"),

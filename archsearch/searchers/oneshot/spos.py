@@ -46,10 +46,11 @@ from ...train import (
     TrainConfig,
     evaluate,
     forward_loss,
-    lr_factor,
+    initialize_weights,
     make_optimizer,
     memory_format_for,
     recalibrate_batch_norm,
+    schedule,
     seed_everything,
     training_batch,
 )
@@ -216,7 +217,9 @@ def train_supernet(
     seed_everything(config.seed)
     cuda = device.type == "cuda"
     memory_format = memory_format_for(device)
-    model = Supernet(plan, entangled=True).to(device=device, memory_format=memory_format)
+    model = Supernet(plan, entangled=True)
+    initialize_weights(model, train_config.init)
+    model = model.to(device=device, memory_format=memory_format)
     optimizer = make_optimizer(model, train_config)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     torch_generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -263,9 +266,7 @@ def train_supernet(
         running = torch.zeros((), device=device)
         for i in range(steps):
             step = epoch * steps + i
-            factor = lr_factor(step, total, warmup)
-            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
-                group["lr"] = base * factor
+            schedule(optimizer, base_lrs, step, total, warmup, train_config.schedule)
             idx = order[i * batch : (i + 1) * batch]
             xb = training_batch(
                 x_train,
