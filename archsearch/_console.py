@@ -280,3 +280,54 @@ def print_export(result: Any) -> None:
         f"re-profile: params {result.params:,}, flops {result.flops:,}, mac"
         f" {result.mac:,} — {verdict} the study"
     )
+
+
+def final_training_with_progress(config: Any) -> None:
+    """``train_final(config)`` under a progress bar (epoch, loss, accuracy, ETA), then its
+    summary; Ctrl-C ends it with exit status 130 and says how to resume."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from .runs import train_final
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("training", total=config.epochs)
+
+        def on_progress(result: Any, epochs: int) -> None:
+            text = f"epoch {result.epochs}/{epochs}  loss {result.loss_curve[-1]:.4f}"
+            text += f"  acc {result.val_curve[-1]:.4f}"
+            if result.ema_val_curve:
+                text += f"  ema {result.ema_val_curve[-1]:.4f}"
+            bar.update(task, description=text, completed=result.epochs)
+
+        try:
+            result = train_final(config, on_progress, lambda text: bar.console.print(escape(text)))
+        except KeyboardInterrupt:
+            bar.stop()
+            err.print(
+                "[yellow]stopped[/]: run the same command again to resume from the last"
+                " finished epoch."
+            )
+            raise typer.Exit(130) from None
+    out.print(
+        f"{result.source}: {result.epochs} epochs on {result.device} in {result.seconds:.1f} s"
+    )
+    out.print(f"  test accuracy {result.test_accuracy:.4f}", end="")
+    if result.ema_test_accuracy is not None:
+        out.print(f"  (EMA weights {result.ema_test_accuracy:.4f})", end="")
+    out.print(f"   params {result.params:,}  flops {result.flops:,}")
+    for kind, path in result.files.items():
+        out.print(f"{kind:>12}: {path}")

@@ -306,6 +306,81 @@ def tune(
         raise ConfigError(field, error.reason) from None
 
 
+@app.command("train")
+@user_errors
+def train_command(
+    run: Annotated[
+        str | None, typer.Option("--run", help="A run folder or name to take a network from.")
+    ] = None,
+    trial: Annotated[int | None, typer.Option("--trial", help="The run's trial number.")] = None,
+    best: Annotated[bool, typer.Option("--best", help="The run's best for --objective.")] = False,
+    objective: Annotated[str, typer.Option(help="Objective for --best.")] = "accuracy",
+    arch: Annotated[str | None, typer.Option("--arch", help="Architecture JSON file.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="A zoo network.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help=DATASETS + " Default: the run's (digits without one).")
+    ] = None,
+    resolution: Annotated[
+        int | None, typer.Option(min=4, help="Train at R x R (default: the run's).")
+    ] = None,
+    train_limit: Annotated[
+        int | None, typer.Option(min=10, help="Train on N images (default: all of them).")
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="train+val: the validation images join the training ones; train: keep them"
+            " apart and report validation accuracy. The test split is evaluated at the end."
+        ),
+    ] = "train+val",
+    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    warmup_epochs: Annotated[
+        int | None, typer.Option(min=0, help="Linear warm-up (default: 5% of the epochs, >= 1).")
+    ] = None,
+    ema_decay: Annotated[
+        float | None,
+        typer.Option(help="Keep an EMA of the weights with this decay (e.g. 0.999)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="KEY=VALUE over the run's hyperparameters (repeatable): lr=0.05,"
+            " optimizer=sgd, init=kaiming ...",
+        ),
+    ] = None,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    output: Annotated[str, typer.Option("-o", "--output", help="Output folder.")] = "trained",
+    runs_dir: RunsDirOpt = "runs",
+) -> None:
+    """Train one network to the end: from scratch on train + validation, a longer cosine
+    schedule, optional EMA, evaluated on the test split; rerun the same command to resume.
+
+    Example: archsearch train --run mobile-tpe --best --objective accuracy --epochs 30 -o final/
+    """
+    import yaml
+
+    from ._console import final_training_with_progress
+    from .runs import FinalConfig
+
+    if run is not None and (trial is None) == (not best):
+        raise ConfigError("trial", "with --run give one of --trial N or --best")
+    overrides: dict[str, Any] = {}
+    for item in set_ or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("set", f"expected KEY=VALUE, got '{item}'")
+        overrides[key.strip()] = yaml.safe_load(text)
+    config = FinalConfig(
+        run=run, trial=trial, objective=objective, arch=arch, model=model, dataset=dataset,
+        resolution=resolution, train_limit=train_limit, split=split,  # type: ignore[arg-type]
+        epochs=epochs, warmup_epochs=warmup_epochs, ema_decay=ema_decay,
+        hyperparameters=overrides, device=device, seed=seed, output=output, runs_dir=runs_dir,
+    )  # fmt: skip
+    final_training_with_progress(config)
+
+
 @app.command()
 @user_errors
 def export(

@@ -10,12 +10,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from .checkpoint import load_checkpoint, save_checkpoint, signature
 from .data import Dataset
 from .errors import ArchsearchError
 
@@ -73,6 +76,8 @@ class TrainResult:
     seconds: float = 0.0
     images_per_s: float = 0.0
     device: str = "cpu"
+    ema_val_curve: list[float] = field(default_factory=list)  # with an EMA of the weights
+    resumed_from: int = 0  # the epoch a checkpoint let the training start from
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -279,16 +284,40 @@ def evaluate(
     return correct / max(1, len(y))
 
 
+def weight_average(model: nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of ``model``'s weights and buffers (timm's ModelEma),
+    updated by :func:`train` after every step: ``ema = decay * ema + (1 - decay) * weights``."""
+    if not 0 < decay < 1:
+        raise ArchsearchError(f"EMA decay must be in (0, 1), got {decay}")
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _training_signature(model: nn.Module, data: Dataset, config: TrainConfig, ema: bool) -> str:
+    shapes = [(name, list(t.shape)) for name, t in model.state_dict().items()]
+    described = [data.name, len(data.y_train), list(data.x_train.shape[1:]), len(data.y_val)]
+    return signature(config=asdict(config), shapes=shapes, data=described, ema=ema)
+
+
 def train(
     model: nn.Module,
     data: Dataset,
     config: TrainConfig,
     device: torch.device | str = "auto",
     on_epoch: Callable[[int, float], None] | None = None,
+    *,
+    ema: AveragedModel | None = None,
+    checkpoint: Path | None = None,
+    on_progress: Callable[[TrainResult], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data.x_train`` and report validation accuracy after every epoch.
 
-    ``on_epoch(epoch, val_accuracy)`` may raise (an Optuna pruner stops the run that way).
+    ``on_epoch(epoch, val_accuracy)`` may raise (an Optuna pruner stops the run that way);
+    ``on_progress(result so far)`` after every epoch is for displays. ``ema``
+    (:func:`weight_average` of ``model``) is updated after every step and evaluated, after its
+    own BatchNorm recalibration, beside the model. ``checkpoint``: a file written after every
+    epoch (model, optimiser, EMA, random states, curves) and read first, so that the same call
+    after a kill continues from the last finished epoch and ends with the weights an
+    uninterrupted run would have (the schedule is a function of the step).
     Raises :class:`CandidateFailed` for a loss that is not finite or for running out of memory.
     """
     device = resolve_device(device) if isinstance(device, str) else device
@@ -297,8 +326,11 @@ def train(
     generator = torch.Generator(device=device).manual_seed(config.seed)
     memory_format = memory_format_for(device)
     initialize_weights(model, config.init)
+    digest = _training_signature(model, data, config, ema is not None)
     try:
         model = model.to(device=device, memory_format=memory_format)
+        if ema is not None:
+            ema.to(device=device, memory_format=memory_format)
         x_train = data.x_train.to(device).contiguous(memory_format=memory_format)
         y_train = data.y_train.to(device)
         x_val, y_val = data.x_val.to(device), data.y_val.to(device)
@@ -310,10 +342,11 @@ def train(
         warmup = steps_per_epoch * config.warmup_epochs
         base_lrs = [g["lr"] for g in optimizer.param_groups]
         result = TrainResult(0.0, 0.0, device=str(device))
+        start_epoch = _resume(checkpoint, digest, device, model, optimizer, ema, generator, result)
         started = time.perf_counter()
-        step = 0
+        step = start_epoch * steps_per_epoch
         training_seconds = 0.0
-        for epoch in range(config.epochs):
+        for epoch in range(start_epoch, config.epochs):
             epoch_start = time.perf_counter()
             model.train()
             order = torch.randperm(n, device=device, generator=generator)
@@ -326,23 +359,37 @@ def train(
                 )
                 loss = forward_loss(model, xb, y_train[idx], cuda, config.label_smoothing)
                 optimizer_step(optimizer, loss)
+                if ema is not None:
+                    ema.update_parameters(model)
                 running += loss.detach()
                 step += 1
             mean_loss = (running / steps_per_epoch).item()  # one sync per epoch
             training_seconds += time.perf_counter() - epoch_start
             if not math.isfinite(mean_loss):
                 raise CandidateFailed(f"loss became {mean_loss} in epoch {epoch + 1}")
+            calibration = x_train[order[: 4 * batch]]
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                recalibrate_batch_norm(model, x_train[order[: 4 * batch]], batch)
+                recalibrate_batch_norm(model, calibration, batch)
             accuracy = evaluate(model, x_val, y_val, config.eval_batch_size, device)
+            if ema is not None:
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                    recalibrate_batch_norm(ema.module, calibration, batch)
+                result.ema_val_curve.append(
+                    evaluate(ema.module, x_val, y_val, config.eval_batch_size, device)
+                )
             result.loss_curve.append(mean_loss)
             result.val_curve.append(accuracy)
             result.epochs = epoch + 1
+            if checkpoint is not None:
+                _save(checkpoint, digest, epoch + 1, model, optimizer, ema, generator, result)
+            if on_progress is not None:
+                on_progress(result)
             if on_epoch is not None:
                 on_epoch(epoch, accuracy)
         result.seconds = time.perf_counter() - started
         # training throughput: validation passes excluded
-        result.images_per_s = steps_per_epoch * batch * config.epochs / max(training_seconds, 1e-9)
+        trained = steps_per_epoch * batch * (config.epochs - start_epoch)
+        result.images_per_s = trained / max(training_seconds, 1e-9)
         result.val_accuracy = result.val_curve[-1] if result.val_curve else 0.0
         result.best_val_accuracy = max(result.val_curve, default=0.0)
         return result
@@ -351,3 +398,57 @@ def train(
         if cuda:
             torch.cuda.empty_cache()
         raise CandidateFailed("out of memory on " + str(device)) from None
+
+
+def _save(
+    path: Path,
+    digest: str,
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    ema: AveragedModel | None,
+    generator: torch.Generator,
+    result: TrainResult,
+) -> None:
+    state: dict[str, Any] = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "ema": None if ema is None else ema.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "val_curve": result.val_curve,
+        "loss_curve": result.loss_curve,
+        "ema_val_curve": result.ema_val_curve,
+    }
+    save_checkpoint(path, digest, state)
+
+
+def _resume(
+    path: Path | None,
+    digest: str,
+    device: torch.device,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    ema: AveragedModel | None,
+    generator: torch.Generator,
+    result: TrainResult,
+) -> int:
+    """Load the checkpoint at ``path`` into the training's objects and ``result``; the epoch
+    to start from (0 without one, or with one of another training)."""
+    state = load_checkpoint(path, digest, device)
+    if state is None:
+        return 0
+    result.val_curve, result.loss_curve = state["val_curve"], state["loss_curve"]
+    result.ema_val_curve = state["ema_val_curve"]
+    result.epochs = result.resumed_from = int(state["epoch"])
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
+    generator.set_state(state["generator"].to(generator.device))
+    torch.set_rng_state(state["torch_rng"].cpu())
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+    return int(state["epoch"])

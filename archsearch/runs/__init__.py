@@ -1,11 +1,13 @@
 """A run's life, like Optuna's ``study`` package: its options (:mod:`.config`), its stored
 study — created, resumed, recovered (:mod:`.resume`) —, the search itself (:mod:`.search`),
-several workers on one study (:mod:`.workers`), and tuning one fixed network (:mod:`.tune`).
+several workers on one study (:mod:`.workers`), tuning one fixed network (:mod:`.tune`) and
+training a chosen one to the end (:mod:`.final`).
 """
 
 from __future__ import annotations
 
 from .config import DEFAULT_TRIALS, RunConfig, RunProgress, RunResult
+from .final import FinalConfig, FinalResult, train_final
 from .resume import open_run, open_storage, run_folder
 from .search import run_search, search_grid
 from .tune import parse_hyperparameter_text, tune
@@ -13,6 +15,8 @@ from .workers import run_worker, worker_command, worker_devices
 
 __all__ = [
     "DEFAULT_TRIALS",
+    "FinalConfig",
+    "FinalResult",
     "RunConfig",
     "RunProgress",
     "RunResult",
@@ -23,6 +27,7 @@ __all__ = [
     "run_search",
     "run_worker",
     "search_grid",
+    "train_final",
     "tune",
     "worker_command",
     "worker_devices",

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...checkpoint import load_checkpoint, save_checkpoint, signature
 from ...data import Dataset
 from ...errors import ArchsearchError
 from ...space import SearchSpace, default_hyperparameters
@@ -50,10 +51,9 @@ from ...train import (
     training_batch,
 )
 from .._base import Budget, PickingSearcher, TrialCallback
-from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, signature
 from .costs import latency_table, op_costs
 from .plan import SKIP, SupernetPlan, plan_supernet
-from .supernet import Supernet
+from .supernet import CHECKPOINT, Supernet
 
 DartsMode = Literal["full", "gumbel"]
 DartsOrder = Literal["first", "second"]

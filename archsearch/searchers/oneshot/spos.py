@@ -37,6 +37,7 @@ import optuna
 import torch
 
 from ...architecture import Architecture
+from ...checkpoint import load_checkpoint, save_checkpoint, signature
 from ...data import Dataset
 from ...errors import ArchsearchError
 from ...profiler import architecture_costs
@@ -56,7 +57,6 @@ from ...train import (
 )
 from .._base import Budget, PickingSearcher, TrialCallback
 from ..pruners import nsga_order
-from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint, signature
 from .plan import (
     PathSuggester,
     SupernetChooser,
@@ -65,7 +65,7 @@ from .plan import (
     path_of,
     plan_supernet,
 )
-from .supernet import PathNetwork, Supernet
+from .supernet import CHECKPOINT, PathNetwork, Supernet
 
 Sampling = Literal["uniform", "fair"]
 OneShotSampler = Literal["nsga2", "tpe", "random"]

@@ -19,6 +19,9 @@ from ...blocks.helpers import channel_shuffle
 from ...build import ClassifierHead, init_weights
 from .plan import SKIP, Position, SupernetPath, SupernetPlan
 
+#: a supernet's checkpoint in a run's folder (SPOS, DARTS: :mod:`archsearch.checkpoint`)
+CHECKPOINT = "supernet.pt"
+
 
 class MixedOp(nn.Module):
     """Σ w_i·op_i(x) over a position's candidates; with ``index``, only op ``index`` runs.

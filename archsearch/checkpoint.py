@@ -1,9 +1,9 @@
-"""Supernet checkpoints: what a killed one-shot search needs to continue its supernet's
-training from the last finished epoch instead of starting over (SPOS and DARTS alike).
+"""Training checkpoints: what a killed training needs to continue from its last finished
+epoch instead of starting over (the trainer's, the SPOS and DARTS supernets').
 
 A checkpoint is one ``torch.save`` file holding a ``signature`` (a digest of everything the
-training depends on: plan, options, data) beside the state; one of other options is ignored,
-never resumed into the wrong search.
+training depends on: network, options, data) beside the state; one of other options is
+ignored, never resumed into the wrong training.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-#: the supernet's checkpoint in a run's folder
-CHECKPOINT = "supernet.pt"
 
 
 def signature(**what: Any) -> str:
@@ -35,7 +32,7 @@ def save_checkpoint(path: Path, digest: str, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path | None, digest: str, device: torch.device) -> dict[str, Any] | None:
     """The state saved at ``path`` for ``digest``; ``None`` when there is none (or it is of
-    another search)."""
+    another training)."""
     if path is None or not path.is_file():
         return None
     state = torch.load(path, map_location=device, weights_only=False)
