@@ -90,6 +90,12 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "max_mac": (float, "--max-mac", "Constraint: at most this memory access cost (elements)."),
     "max_latency_ms": (float, "--max-latency-ms", "Constraint: at most this latency (ms)."),
     "latency_threads": (int, "--threads", "CPU threads for latency."),
+    "latency_backend": (
+        str,
+        "--latency-backend",
+        "Latency in torch (eager) or onnxruntime (the network exported to ONNX; the extra"
+        " 'onnx'; CPU only; each candidate's export adds a few seconds).",
+    ),
     "darts_mode": (str, "--darts-mode", "DARTS: full (every op runs) or gumbel (one path)."),
     "darts_order": (str, "--darts-order", "DARTS: first- or second-order (unrolled)."),
     "darts_epochs": (int, "--darts-epochs", "DARTS: supernet epochs."),

@@ -177,9 +177,22 @@ def print_profile(name: str, architecture: Any, result: Any, per_layer: bool) ->
         totals.add_row(
             "measured on",
             f"{lat.device} ({lat.device_name})",
-            f"{lat.threads} threads, {lat.mode}, torch {lat.torch_version}",
+            f"{lat.threads} threads, {lat.mode}, {lat.backend} {lat.runtime_version}",
         )
     out.print(totals)
+    if len(result.latency_sweep) > 1:
+        sweep = Table(
+            "batch", "backend", "median ms", "p90 ms", "ms / image", "images/s", "CPU share",
+            title="Latency by batch and backend",
+        )  # fmt: skip
+        for lat in result.latency_sweep:
+            share = "" if lat.cpu_share is None else f"{100 * lat.cpu_share:.0f}%"
+            sweep.add_row(
+                str(lat.batch), lat.backend, f"{lat.median_ms:.3f}", f"{lat.p90_ms:.3f}",
+                f"{lat.median_ms / lat.batch:.4f}", f"{1000 * lat.batch / lat.median_ms:,.0f}",
+                share,
+            )  # fmt: skip
+        out.print(sweep)
     kinds = result.by_operator()
     table = Table(
         "operator kind",
@@ -276,10 +289,16 @@ def print_export(result: Any) -> None:
     for kind, path in result.files.items():
         out.print(f"{kind:>12}: {path}")
     verdict = "matches" if result.profile_matches else "[red]differs from[/]"
+    where = "the study" if result.trial is not None else "the training's summary"
     out.print(
         f"re-profile: params {result.params:,}, flops {result.flops:,}, mac"
-        f" {result.mac:,} — {verdict} the study"
+        f" {result.mac:,} — {verdict} {where}"
     )
+    if result.onnx_max_abs_diff is not None:
+        out.print(
+            f"ONNX Runtime vs PyTorch: max |logit difference| {result.onnx_max_abs_diff:.2e}"
+            " on batches of 1 and 5"
+        )
 
 
 def final_training_with_progress(config: Any) -> None:

@@ -166,7 +166,11 @@ def profile(
     seed: SeedOpt = 0,
     input_shape: Annotated[str, typer.Option("--input", help="N x C x H x W.")] = "1x3x224x224",
     batch: Annotated[
-        int | None, typer.Option("--batch", min=1, help="Batch size (overrides N of --input).")
+        str | None,
+        typer.Option(
+            "--batch",
+            help="Batch size (overrides N of --input); several (1,8,32): a latency sweep.",
+        ),
     ] = None,
     classes: Annotated[
         int | None,
@@ -175,6 +179,13 @@ def profile(
         ),
     ] = None,
     latency: Annotated[bool, typer.Option("--latency", help="Also measure latency.")] = False,
+    latency_backend: Annotated[
+        str,
+        typer.Option(
+            help="torch (eager), onnxruntime (exported to ONNX, the extra 'onnx'), or both:"
+            " torch,onnxruntime."
+        ),
+    ] = "torch",
     device: DeviceOpt = "auto",
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for latency.")] = None,
     dtype: Annotated[str, typer.Option(help="float32, bfloat16 or float16.")] = "float32",
@@ -188,9 +199,18 @@ def profile(
     ShuffleNetV2 guideline findings.
 
     Example: archsearch profile --model resnet50 --input 1x3x224x224 --latency
+    --latency-backend torch,onnxruntime --batch 1,8,32
     """
     from ._console import print_profile
-    from .profiler import profile_network
+    from .profiler import parse_latency_backends, profile_network
+
+    backends = parse_latency_backends(latency_backend)
+    try:
+        batches = [int(b) for b in batch.split(",")] if batch else None
+    except ValueError:
+        batches = [0]
+    if batches is not None and min(batches) < 1:
+        raise ConfigError("batch", f"'{batch}': expected batch sizes >= 1, e.g. 1,8,32")
 
     name, architecture, result = profile_network(
         model=model,
@@ -198,10 +218,11 @@ def profile(
         space=space,
         seed=seed,
         input_shape=input_shape,
-        batch=batch,
+        batch=batches,
         classes=classes,
         dtype=dtype,
         latency=latency,
+        latency_backends=backends,
         device=device,
         threads=threads,
         train=train,
@@ -384,25 +405,44 @@ def train_command(
 @app.command()
 @user_errors
 def export(
-    run: Annotated[str, typer.Argument(help="Run folder or run name.")],
+    run: Annotated[
+        str,
+        typer.Argument(help="Run folder or run name, or an `archsearch train` output folder."),
+    ],
     output: Annotated[str, typer.Option("-o", "--output", help="Output folder.")],
     trial: Annotated[int | None, typer.Option("--trial", help="Trial number.")] = None,
     best: Annotated[bool, typer.Option("--best", help="The best trial for --objective.")] = False,
     objective: Annotated[str, typer.Option(help="Objective for --best.")] = "accuracy",
+    export_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="torch (a torch.export program), or onnx: the program and an ONNX file,"
+            " checked in ONNX Runtime (the extra 'onnx').",
+        ),
+    ] = "torch",
     runs_dir: RunsDirOpt = "runs",
 ) -> None:
-    """Export a trained candidate: architecture JSON, weights, a torch.export program,
-    re-profiled.
+    """Export a trained candidate: architecture JSON, weights, a torch.export program (and
+    ONNX), re-profiled.
 
-    Example: archsearch export runs/mobile-tpe --best --objective accuracy -o exported/
+    Example: archsearch export runs/mobile-tpe --best --objective accuracy --format onnx -o
+    exported/
     """
+    from pathlib import Path
+
     from ._console import print_export
-    from .export import export_trial, pick_trial
+    from .export import export_trained, export_trial, pick_trial
     from .runs import open_run, run_folder
 
+    formats = ("torch", "onnx") if export_format == "onnx" else (export_format,)
+    if (Path(run) / "summary.json").is_file() and not (Path(run) / "study.db").exists():
+        print_export(export_trained(run, output, formats))  # type: ignore[arg-type]
+        return
     study = open_run(run, runs_dir)
     chosen = pick_trial(study, trial, objective)
-    print_export(export_trial(study, chosen, output, run_folder(run, runs_dir) / "weights"))
+    weights = run_folder(run, runs_dir) / "weights"
+    print_export(export_trial(study, chosen, output, weights, formats))  # type: ignore[arg-type]
 
 
 @app.command()
@@ -431,6 +471,13 @@ def report(
         ),
     ] = 20,
     device: DeviceOpt = "cpu",
+    latency_backend: Annotated[
+        str,
+        typer.Option(
+            help="Also rank against latency measured now in these backends (torch,"
+            " onnxruntime), beside the run's own."
+        ),
+    ] = "",
 ) -> None:
     """Write a self-contained HTML report (Pareto fronts, history, every trial, per-candidate
     detail) of one or more runs, with the trials as CSV beside it.
@@ -439,6 +486,7 @@ def report(
     """
     from pathlib import Path
 
+    from .profiler import parse_latency_backends
     from .report import write_report
     from .runs import open_run
 
@@ -452,7 +500,13 @@ def report(
         raise ArchsearchError("give one or more run folders, or --storage URL --study NAME")
     name = "+".join(s.study_name for s in studies)
     path = Path(output) if output else Path(reports_dir) / f"{name}.html"
-    written = write_report(studies, path, latency_samples=latency_samples, device=device)
+    written = write_report(
+        studies,
+        path,
+        latency_samples=latency_samples,
+        device=device,
+        latency_backends=parse_latency_backends(latency_backend),
+    )
     out.print(f"report: {written}")
     out.print(f"trials: {written.with_suffix('.csv')}")
 

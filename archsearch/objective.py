@@ -21,7 +21,7 @@ from torch import nn
 from .architecture import Architecture
 from .build import build_model
 from .data import Dataset
-from .profiler import QUICK_LATENCY, measure_latency, static_costs
+from .profiler import QUICK_LATENCY, LatencyBackend, measure_latency, static_costs
 from .proxies import ProxyBatch, score_candidate
 from .searchers.pruners import ParetoAshaPruner, ProxyScreen
 from .space import DEFAULT_HYPERPARAMETERS, Distribution, SearchSpace
@@ -82,6 +82,7 @@ class TrialContext:
     seed: int = 0
     weights_dir: Path | None = None
     latency_threads: int | None = None
+    latency_backend: LatencyBackend = "torch"
     on_candidate: Callable[[int, Architecture, int], None] | None = None
     on_epoch: Callable[[int, int, float], None] | None = None
     always_latency: bool = False  # e.g. to check a DARTS latency table against a measurement
@@ -146,6 +147,7 @@ def _costs(model: nn.Module, ctx: TrialContext) -> tuple[dict[str, Any], float]:
             input_shape,
             device=ctx.device,
             threads=ctx.latency_threads,
+            backend=ctx.latency_backend,
             **QUICK_LATENCY.as_kwargs(),
         ).median_ms
         model.train()

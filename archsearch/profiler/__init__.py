@@ -15,6 +15,7 @@ weights, no data, nothing allocated):
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -28,11 +29,14 @@ from .formulas import ELEMENTWISE_KINDS, KINDS, OP_TABLE, OpCost
 from .guidelines import Finding, Thresholds, diagnose, fragments_by_block
 from .latency import (
     DTYPES,
+    LATENCY_BACKENDS,
     QUICK_LATENCY,
     QUICK_OP_LATENCY,
+    LatencyBackend,
     LatencyPreset,
     LatencyResult,
     measure_latency,
+    parse_latency_backends,
     resolve_device,
     time_by_kind,
 )
@@ -51,6 +55,8 @@ def profile_model(
     threads: int | None = None,
     train: bool = False,
     thresholds: Thresholds | None = None,
+    latency_backends: Sequence[LatencyBackend] = ("torch",),
+    batches: Sequence[int] | None = None,
 ) -> ProfileResult:
     """Profile a network at ``input_shape`` (N, C, H, W).
 
@@ -61,6 +67,8 @@ def profile_model(
         input_shape: batch, channels, height, width.
         latency: also measure latency on ``device`` (``auto``: CUDA when present), with
             ``threads`` CPU threads, in inference (or ``train``) mode; this builds real weights.
+            Each of ``latency_backends`` (``torch``, ``onnxruntime``) at each of ``batches``
+            (default: the input's N) goes into ``latency_sweep``; ``latency`` is the first.
         thresholds: when a guideline finding fires.
 
     Returns:
@@ -140,10 +148,22 @@ def profile_model(
     )
     if latency:
         real = build_model(arch, num_classes, input_shape[1]) if arch is not None else model
-        result.latency = measure_latency(
-            real, input_shape, device=device, dtype=dtype, threads=threads, train=train
-        )
-        result.time_shares = time_by_kind(real, input_shape, device, threads)
+        for batch in batches or (input_shape[0],):
+            for backend in latency_backends:
+                result.latency_sweep.append(
+                    measure_latency(
+                        real,
+                        (int(batch), *input_shape[1:]),
+                        device=device,
+                        dtype=dtype,
+                        threads=threads,
+                        train=train,
+                        backend=backend,
+                    )
+                )
+        result.latency = result.latency_sweep[0]
+        if "torch" in latency_backends:
+            result.time_shares = time_by_kind(real, input_shape, device, threads)
     return result
 
 
@@ -167,14 +187,16 @@ def profile_network(
     space: str | None = None,
     seed: int = 0,
     input_shape: str = "1x3x224x224",
-    batch: int | None = None,
+    batch: int | Sequence[int] | None = None,
     classes: int | None = None,
     **options: Any,
 ) -> tuple[str, Architecture, ProfileResult]:
     """Profile exactly one of: a zoo network (``model``), an architecture JSON file
     (``arch``), or an architecture sampled from a space (``space`` with ``seed``). ``classes``
     defaults to 1000 for a zoo network (ImageNet's), else 10. Returns the network's name, its
-    architecture and the profile (``options``: those of :func:`profile_model`)."""
+    architecture and the profile (``options``: those of :func:`profile_model`). ``batch``
+    replaces the input's N; several batches are a latency sweep (the static profile at the
+    first)."""
     from .. import zoo
     from ..architecture import load_architecture
     from ..errors import ArchsearchError
@@ -183,8 +205,11 @@ def profile_network(
     if sum(s is not None for s in (model, arch, space)) != 1:
         raise ArchsearchError("give exactly one of --model, --arch or --space")
     shape = parse_input_shape(input_shape)
-    if batch is not None:
-        shape = (batch, *shape[1:])
+    batches = [batch] if isinstance(batch, int) else list(batch or [])
+    if batches:
+        shape = (batches[0], *shape[1:])
+        if len(batches) > 1:
+            options["batches"] = batches
     if model is not None:
         name, architecture = model, zoo.get(model)
     elif arch is not None:
@@ -202,11 +227,13 @@ __all__ = [
     "DTYPES",
     "ELEMENTWISE_KINDS",
     "KINDS",
+    "LATENCY_BACKENDS",
     "OP_TABLE",
     "QUICK_LATENCY",
     "QUICK_OP_LATENCY",
     "UNITS",
     "Finding",
+    "LatencyBackend",
     "LatencyPreset",
     "LatencyResult",
     "OpCost",
@@ -216,6 +243,7 @@ __all__ = [
     "architecture_costs",
     "measure_latency",
     "parse_input_shape",
+    "parse_latency_backends",
     "profile_model",
     "profile_network",
     "resolve_device",

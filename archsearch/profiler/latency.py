@@ -6,7 +6,9 @@ CPU: a fixed, reported thread count; warm-up; repeats of several iterations each
 other processes shows as a CPU share below 100%. CUDA: warm-up, synchronisation and CUDA
 events around each repeat. Reported: median, p90 and coefficient of variation over repeats, with
 the device, threads, batch, dtype and torch version (the fields of timm's benchmark, plus the
-median).
+median). Two backends: ``torch`` (eager PyTorch) and ``onnxruntime`` (the network exported to
+ONNX and run by an ONNX Runtime CPU session with the same thread count: what deployed CPU
+models run in; :mod:`archsearch.deploy`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+LatencyBackend = Literal["torch", "onnxruntime"]
+LATENCY_BACKENDS: tuple[LatencyBackend, ...] = get_args(LatencyBackend)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class LatencyResult:
     input_shape: tuple[int, ...]
     torch_version: str
     cpu_share: float | None  # process CPU time / (wall time x threads); CPU only
+    backend: LatencyBackend = "torch"
+    runtime_version: str = ""  # the backend's own: torch's, or onnxruntime's
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -136,23 +142,37 @@ def measure_latency(
     min_repeat_s: float = 0.05,
     warmup_s: float = 0.2,
     channels_last: bool | None = None,
+    backend: LatencyBackend = "torch",
 ) -> LatencyResult:
     """Time ``model`` on a batch of ``input_shape`` (N, C, H, W); the model is moved there.
 
-    ``channels_last`` defaults to True on CUDA (what the trainer uses there).
+    ``channels_last`` defaults to True on CUDA (what the trainer uses there). ``backend``
+    ``onnxruntime`` exports the model to ONNX at this batch (a few seconds) and times an ONNX
+    Runtime CPU session: float32 inference on the CPU only.
     """
     target = resolve_device(device) if isinstance(device, str) else device
     torch_dtype = DTYPES[dtype]
-    memory_format = (
-        torch.channels_last
-        if (channels_last if channels_last is not None else target.type == "cuda")
-        else torch.contiguous_format
-    )
-    model = model.to(device=target, dtype=torch_dtype, memory_format=memory_format)
-    model.train(train)
-    x = torch.randn(input_shape, device=target, dtype=torch_dtype).to(memory_format=memory_format)
-    step = _step(model, x, train)
     cuda = target.type == "cuda"
+    if backend not in LATENCY_BACKENDS:
+        raise _error(f"latency backend '{backend}': expected one of {', '.join(LATENCY_BACKENDS)}")
+    if backend == "onnxruntime":
+        if cuda or train or dtype != "float32":
+            raise _error(
+                "latency backend onnxruntime: float32 inference on the CPU only (ONNX"
+                " Runtime's CPU package); use --device cpu"
+            )
+        step, runtime = _onnxruntime_step(model, input_shape, threads)
+    else:
+        memory_format = (
+            torch.channels_last
+            if (channels_last if channels_last is not None else cuda)
+            else torch.contiguous_format
+        )
+        model = model.to(device=target, dtype=torch_dtype, memory_format=memory_format)
+        model.train(train)
+        x = torch.randn(input_shape, device=target, dtype=torch_dtype)
+        step = _step(model, x.to(memory_format=memory_format), train)
+        runtime = torch.__version__
 
     def sync() -> None:
         if cuda:
@@ -211,7 +231,48 @@ def measure_latency(
         input_shape=tuple(input_shape),
         torch_version=torch.__version__,
         cpu_share=None if cuda else min(1.0, cpu_time / max(wall_time * used_threads, 1e-9)),
+        backend=backend,
+        runtime_version=runtime,
     )
+
+
+def parse_latency_backends(text: str) -> tuple[LatencyBackend, ...]:
+    """``torch,onnxruntime`` → the backends, each checked (the ``--latency-backend`` flag)."""
+    from ..errors import ConfigError
+
+    backends = tuple(b.strip() for b in text.split(",") if b.strip())
+    for backend in backends:
+        if backend not in LATENCY_BACKENDS:
+            known = ", ".join(LATENCY_BACKENDS)
+            raise ConfigError("latency_backend", f"'{backend}' is not one of {known}")
+    return backends  # type: ignore[return-value]
+
+
+def _error(message: str) -> Exception:
+    from ..errors import ArchsearchError
+
+    return ArchsearchError(message)
+
+
+def _onnxruntime_step(
+    model: nn.Module, input_shape: tuple[int, ...], threads: int | None
+) -> tuple[Callable[[], None], str]:
+    """One inference of ``model`` exported to ONNX, in an ONNX Runtime session with the
+    thread count the torch backend would use."""
+    import numpy as np
+
+    from ..deploy import onnx_bytes, run_session, runtime_version, session
+
+    example = torch.randn(input_shape)
+    runtime = session(
+        onnx_bytes(model, example, dynamic_batch=False), threads or torch.get_num_threads()
+    )
+    x = example.numpy().astype(np.float32)
+
+    def infer() -> None:
+        run_session(runtime, x)
+
+    return infer, runtime_version()
 
 
 def time_by_kind(

@@ -64,6 +64,7 @@ class ProfileResult:
     blocks: list[BlockFragments]
     findings: list[Finding]
     latency: LatencyResult | None = None
+    latency_sweep: list[LatencyResult] = field(default_factory=list)  # batch x backend
     time_shares: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -149,6 +150,7 @@ class ProfileResult:
             data["latency_p90_ms"] = self.latency.p90_ms
             data["latency_cv"] = self.latency.cv
             data["latency"] = self.latency.to_dict()
+            data["latency_sweep"] = [r.to_dict() for r in self.latency_sweep]
         if per_layer:
             data["layers"] = self.layers.astype({"in_shape": str, "out_shape": str}).to_dict(
                 orient="records"

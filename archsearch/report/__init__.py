@@ -30,6 +30,7 @@ from ._info import (
     get_run_info,
     get_trial_rows,
     report_trials,
+    run_latency_backend,
 )
 
 
@@ -39,12 +40,15 @@ def write_report(
     *,
     latency_samples: int = 0,
     device: str = "cpu",
+    latency_backends: tuple[str, ...] = (),
 ) -> Path:
     """Write one self-contained HTML report of one or more runs, and their trials as CSV
     (and Parquet where pyarrow is installed) next to it. Several runs overlay their fronts.
 
     ``latency_samples`` > 0 measures that many candidates' latency on ``device`` for the
-    FLOPs/MAC-against-latency ranking when the runs recorded none.
+    FLOPs/MAC-against-latency ranking when the runs recorded none; each of
+    ``latency_backends`` the runs did not measure in (``torch``, ``onnxruntime``) is measured
+    so for a ranking of its own beside the run's.
     """
     studies = [studies] if isinstance(studies, optuna.Study) else list(studies)
     path = Path(path)
@@ -84,12 +88,17 @@ def write_report(
     sections.append('<section id="history"><h2>Search</h2>' + "".join(history) + "</section>")
 
     ranks = [
-        info for s in studies if (info := get_rank_info(s, latency_samples, device)) is not None
+        info
+        for s in studies
+        for backend in dict.fromkeys((run_latency_backend(s), *latency_backends))
+        if (info := get_rank_info(s, latency_samples, device, backend)) is not None
     ]
     if ranks:
         sections.append(
             '<section id="ranking"><h2>FLOPs and MAC against measured latency</h2>'
-            + "".join(_html.figure_div(_plots.rank_figure(r), f"rank-{r.run}") for r in ranks)
+            + "".join(
+                _html.figure_div(_plots.rank_figure(r), f"rank-{r.run}-{r.backend}") for r in ranks
+            )
             + "</section>"
         )
 

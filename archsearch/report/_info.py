@@ -128,6 +128,7 @@ class RankInfo:
     spearman_flops: float | None
     spearman_mac: float | None
     source: str
+    backend: str = "torch"  # the runtime the latency was measured in
 
 
 def get_run_info(study: optuna.Study) -> RunInfo:
@@ -381,17 +382,27 @@ def spearman(a: list[float], b: list[float]) -> float | None:
     return None if value is None or math.isnan(value) else round(float(value), 6)
 
 
-def get_rank_info(study: optuna.Study, measure: int = 0, device: str = "cpu") -> RankInfo | None:
-    """How well flops and mac rank candidates by latency: recorded latencies, or (``measure``
-    > 0) latencies measured now on ``device`` for up to that many completed candidates."""
+def run_latency_backend(study: optuna.Study) -> str:
+    """The runtime a run measured its latencies in (``torch`` for runs before the option)."""
+    return str(study.user_attrs.get("config", {}).get("latency_backend") or "torch")
+
+
+def get_rank_info(
+    study: optuna.Study, measure: int = 0, device: str = "cpu", backend: str | None = None
+) -> RankInfo | None:
+    """How well flops and mac rank candidates by latency in ``backend`` (default: the run's):
+    the latencies the run recorded, or (``measure`` > 0) latencies measured now on ``device``
+    for up to that many completed candidates (always so for a backend the run did not use)."""
     finished = completed(study)
     records = {t.number: record_of(t) for t in finished}
     done = [t for t in finished if "flops" in records[t.number]]
-    recorded = [t for t in done if records[t.number].get("latency_ms") is not None]
+    backend = backend or run_latency_backend(study)
+    own = backend == run_latency_backend(study)
+    recorded = [t for t in done if own and records[t.number].get("latency_ms") is not None]
     source = "recorded during the search"
     latencies = {t.number: float(records[t.number]["latency_ms"]) for t in recorded}
     if len(recorded) < 3 and measure > 0 and len(done) >= 3:
-        latencies = _measure(study, done, measure, device)
+        latencies = _measure(study, done, measure, device, backend)
         source = f"measured for this report on {device}"
     if len(latencies) < 3:
         return None
@@ -408,11 +419,12 @@ def get_rank_info(study: optuna.Study, measure: int = 0, device: str = "cpu") ->
         spearman(flops, latency),
         spearman(mac, latency),
         source,
+        backend,
     )
 
 
 def _measure(
-    study: optuna.Study, trials: list[FrozenTrial], limit: int, device: str
+    study: optuna.Study, trials: list[FrozenTrial], limit: int, device: str, backend: str
 ) -> dict[int, float]:
     from ..build import build_model
     from ..profiler import measure_latency
@@ -424,7 +436,11 @@ def _measure(
     for trial in trials[::step][:limit]:
         model = build_model(architecture_of(trial), classes, shape[0])
         out[trial.number] = measure_latency(
-            model, (1, *shape), device=device, **QUICK_LATENCY.as_kwargs()
+            model,
+            (1, *shape),
+            device=device,
+            backend=backend,  # type: ignore[arg-type]  # checked by measure_latency
+            **QUICK_LATENCY.as_kwargs(),
         ).median_ms
     return out
 
@@ -532,4 +548,5 @@ __all__ = [
     "get_trial_rows",
     "pareto_front_numbers",
     "report_trials",
+    "run_latency_backend",
 ]

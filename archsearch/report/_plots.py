@@ -206,8 +206,8 @@ def rank_figure(info: RankInfo) -> go.Figure:
         return pd.Series(values).rank().tolist()
 
     titles = [
-        f"FLOPs rank vs latency rank (Spearman ρ = {_fmt(info.spearman_flops)})",
-        f"MAC rank vs latency rank (Spearman ρ = {_fmt(info.spearman_mac)})",
+        f"FLOPs rank vs {info.backend} latency rank (Spearman ρ = {_fmt(info.spearman_flops)})",
+        f"MAC rank vs {info.backend} latency rank (Spearman ρ = {_fmt(info.spearman_mac)})",
     ]
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles)
     latency = ranks(info.latency_ms)

@@ -12,6 +12,7 @@ import optuna
 
 from ..architecture import Architecture
 from ..errors import ConfigError
+from ..profiler.latency import LATENCY_BACKENDS, LatencyBackend
 from ..proxies import check_proxy_names
 from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
 from ..searchers.oneshot.spos import OneShotSampler, Sampling, check_objectives
@@ -67,6 +68,8 @@ class RunConfig:
     max_mac: float | None = None
     max_latency_ms: float | None = None
     latency_threads: int | None = None
+    # what latency is measured in: eager PyTorch, or ONNX Runtime on the exported network
+    latency_backend: LatencyBackend = "torch"
     val_fraction: float = 0.2
     # cheaper search data: part of the training set (per class), a lower input size
     train_limit: int | None = None
@@ -128,6 +131,7 @@ class RunConfig:
         _choice("cost", self.cost, get_args(Cost))
         _choice("spos_sampling", self.spos_sampling, get_args(Sampling))
         _choice("spos_sampler", self.spos_sampler, get_args(OneShotSampler))
+        _choice("latency_backend", self.latency_backend, LATENCY_BACKENDS)
         if self.searcher == "spos":
             check_objectives(objectives, self.constraints)
         if len(objectives) > 1 and self.pruner in OPTUNA_PRUNERS:

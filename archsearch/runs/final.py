@@ -253,6 +253,9 @@ def train_final(
     summary = {
         **{k: v for k, v in asdict(final).items() if k not in ("output", "files")},
         "dataset": data.describe(),
+        "input_shape": [data.in_channels, *data.input_size],
+        "num_classes": data.num_classes,
+        "mac": int(costs.mac),
         "split": config.split,
         "train_config": asdict(train_config),
         "ema_decay": config.ema_decay,

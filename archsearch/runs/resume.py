@@ -208,6 +208,12 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
         ]
         if config.searcher == "spos"
         else None,
+        # only when not the default: runs made before the option keep their fingerprint
+        **(
+            {"latency_backend": config.latency_backend}
+            if config.latency_backend != "torch"
+            else {}
+        ),
     }
 
 

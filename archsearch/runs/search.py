@@ -154,6 +154,7 @@ def make_searcher(
             beta_weight=config.darts_beta,
             aux_skip=config.darts_aux_skip,
             partial_channels=config.darts_partial_channels,
+            latency_backend=config.latency_backend,
             seed=config.seed,
         )
         return DartsSearcher(
@@ -205,6 +206,7 @@ def trial_context(
         seed=config.seed,
         weights_dir=weights_dir,
         latency_threads=config.latency_threads,
+        latency_backend=config.latency_backend,
         always_latency=config.searcher == "darts" and config.cost == "latency",
         on_candidate=progress.on_candidate,
         on_epoch=progress.on_epoch,

@@ -18,24 +18,32 @@ import torch
 
 from ...blocks import create_block
 from ...build import build_model
-from ...profiler import QUICK_LATENCY, QUICK_OP_LATENCY
+from ...profiler import QUICK_LATENCY, QUICK_OP_LATENCY, LatencyBackend
 from .plan import SKIP, SupernetPlan
 from .supernet import Supernet
 
 
-def _cache_file(device: torch.device) -> Path:
+def _cache_file(device: torch.device, backend: LatencyBackend = "torch") -> Path:
     root = Path(os.environ.get("ARCHSEARCH_CACHE", Path.home() / ".cache" / "archsearch"))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    safe = "".join(c if c.isalnum() else "-" for c in f"{name}-torch{torch.__version__}")
+    runtime = f"torch{torch.__version__}"
+    if backend == "onnxruntime":
+        from ...deploy import runtime_version
+
+        runtime = f"onnxruntime{runtime_version()}"
+    safe = "".join(c if c.isalnum() else "-" for c in f"{name}-{runtime}")
     return root / f"latency-{safe}-{torch.get_num_threads()}threads.json"
 
 
-def op_costs(plan: SupernetPlan, cost: str, device: torch.device) -> list[list[float]]:
-    """Cost of every candidate op at its position's input shape (skip costs nothing)."""
+def op_costs(
+    plan: SupernetPlan, cost: str, device: torch.device, backend: LatencyBackend = "torch"
+) -> list[list[float]]:
+    """Cost of every candidate op at its position's input shape (skip costs nothing); latency
+    in ``backend``'s runtime."""
     from ...profiler import measure_latency, static_costs
 
     table: dict[str, float] = {}
-    cache = _cache_file(device) if cost == "latency" else None
+    cache = _cache_file(device, backend) if cost == "latency" else None
     if cache is not None and cache.is_file():
         table = json.loads(cache.read_text())
     out = []
@@ -57,7 +65,11 @@ def op_costs(plan: SupernetPlan, cost: str, device: torch.device) -> list[list[f
                 key = f"{op.name}|{position.out_channels}|s{position.stride}|{shape}"
                 if key not in table:
                     table[key] = measure_latency(
-                        module, shape, device=device, **QUICK_OP_LATENCY.as_kwargs()
+                        module,
+                        shape,
+                        device=device,
+                        backend=backend,
+                        **QUICK_OP_LATENCY.as_kwargs(),
                     ).median_ms
                 row.append(table[key])
             else:
@@ -70,7 +82,9 @@ def op_costs(plan: SupernetPlan, cost: str, device: torch.device) -> list[list[f
     return out
 
 
-def fixed_latency_ms(plan: SupernetPlan, device: torch.device) -> float:
+def fixed_latency_ms(
+    plan: SupernetPlan, device: torch.device, backend: LatencyBackend = "torch"
+) -> float:
     """Stem and head: the parts every derived network shares, measured once."""
     from ...profiler import measure_latency
 
@@ -79,13 +93,13 @@ def fixed_latency_ms(plan: SupernetPlan, device: torch.device) -> float:
     with torch.no_grad():
         features = model.stem(torch.zeros(shape))
     stem_ms = measure_latency(
-        model.stem, shape, device=device, **QUICK_OP_LATENCY.as_kwargs()
+        model.stem, shape, device=device, backend=backend, **QUICK_OP_LATENCY.as_kwargs()
     ).median_ms
     last = plan.positions[-1] if plan.positions else None
     channels = last.out_channels if last else features.shape[1]
     head_shape = (1, channels, *_final_size(plan, features.shape[2:]))
     head_ms = measure_latency(
-        model.head, head_shape, device=device, **QUICK_OP_LATENCY.as_kwargs()
+        model.head, head_shape, device=device, backend=backend, **QUICK_OP_LATENCY.as_kwargs()
     ).median_ms
     return stem_ms + head_ms
 
@@ -112,15 +126,19 @@ class LatencyTable:
 
 
 def latency_table(
-    plan: SupernetPlan, device: torch.device, networks: int = 4, seed: int = 0
+    plan: SupernetPlan,
+    device: torch.device,
+    networks: int = 4,
+    seed: int = 0,
+    backend: LatencyBackend = "torch",
 ) -> LatencyTable:
-    """The op table of ``plan`` on ``device``, calibrated on ``networks`` random networks
-    (cached with the table, per plan)."""
+    """The op table of ``plan`` on ``device`` in ``backend``'s runtime, calibrated on
+    ``networks`` random networks (cached with the table, per plan and runtime)."""
     from ...profiler import measure_latency
 
-    rows = op_costs(plan, "latency", device)
-    shared = fixed_latency_ms(plan, device)
-    cache = _cache_file(device)
+    rows = op_costs(plan, "latency", device, backend)
+    shared = fixed_latency_ms(plan, device, backend)
+    cache = _cache_file(device, backend)
     stored = json.loads(cache.read_text()) if cache.is_file() else {}
     signature = hashlib.sha256(repr(plan).encode()).hexdigest()[:16]
     key = f"calibration|{signature}|{networks}|{seed}"
@@ -132,7 +150,7 @@ def latency_table(
             choice = [generator.randrange(len(p.ops)) for p in plan.positions]
             model = build_model(plan.architecture(choice), plan.num_classes, plan.in_channels)
             measured = measure_latency(
-                model, shape, device=device, **QUICK_LATENCY.as_kwargs()
+                model, shape, device=device, backend=backend, **QUICK_LATENCY.as_kwargs()
             ).median_ms
             ratios.append(measured / LatencyTable(rows, shared, 1.0).predict_ms(choice))
         stored[key] = statistics.median(ratios)

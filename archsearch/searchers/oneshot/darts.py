@@ -40,6 +40,7 @@ from torch import nn
 from ...checkpoint import load_checkpoint, save_checkpoint, signature
 from ...data import Dataset
 from ...errors import ArchsearchError
+from ...profiler.latency import LatencyBackend
 from ...space import SearchSpace, default_hyperparameters
 from ...study import QUEUED_ARCHITECTURE, completed
 from ...train import (
@@ -87,6 +88,7 @@ class DartsConfig:
     # 1: all. The edge normalisation of PC-DARTS has nothing to do in a chain of positions
     # (one input edge each: its weight normalises to 1)
     partial_channels: int = 1
+    latency_backend: LatencyBackend = "torch"  # of the latency table (cost latency)
     derive_top: int = 0
     seed: int = 0
 
@@ -164,7 +166,11 @@ class DartsSearch:
         model = Supernet(self.plan, partial_channels=config.partial_channels).to(device)
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
-        costs = op_costs(self.plan, config.cost, device) if config.cost_weight else []
+        costs = (
+            op_costs(self.plan, config.cost, device, config.latency_backend)
+            if config.cost_weight
+            else []
+        )
         cost_tensors = [torch.tensor(row, device=device) for row in costs]
         # normalise by the most expensive network: the penalty is then of order one
         scale = sum(max(row) for row in costs) or 1.0
@@ -458,7 +464,7 @@ class DartsSearcher(PickingSearcher):
         }
         # read (and calibrated) once: each call re-times the stem and head
         table = (
-            latency_table(plan, self.device)
+            latency_table(plan, self.device, backend=self.config.latency_backend)
             if self.config.cost == "latency" and result.costs
             else None
         )
