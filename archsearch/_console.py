@@ -323,17 +323,23 @@ def final_training_with_progress(config: Any) -> None:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("training", total=config.epochs)
+        tasks: list[Any] = []  # the bar appears once the inputs are good
+
+        def on_start(what: str, epochs: int) -> None:
+            bar.console.print(escape(f"training {what}"))
+            tasks.append(bar.add_task("epoch 0", total=epochs))
 
         def on_progress(result: Any, epochs: int) -> None:
             text = f"epoch {result.epochs}/{epochs}  loss {result.loss_curve[-1]:.4f}"
             text += f"  acc {result.val_curve[-1]:.4f}"
             if result.ema_val_curve:
                 text += f"  ema {result.ema_val_curve[-1]:.4f}"
-            bar.update(task, description=text, completed=result.epochs)
+            bar.update(tasks[0], description=text, completed=result.epochs)
 
         try:
-            result = train_final(config, on_progress, lambda text: bar.console.print(escape(text)))
+            result = train_final(
+                config, on_progress, lambda text: bar.console.print(escape(text)), on_start
+            )
         except KeyboardInterrupt:
             bar.stop()
             err.print(

@@ -183,9 +183,12 @@ def train_final(
     config: FinalConfig,
     on_progress: Callable[[TrainResult, int], None] | None = None,
     on_message: Callable[[str], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
 ) -> FinalResult:
     """Train ``config``'s network to the end (resuming from ``checkpoint.pt`` in the output
-    folder when one of the same training is there) and write its files."""
+    folder when one of the same training is there) and write its files. ``on_start(what,
+    epochs)`` once the network and data are ready; ``on_progress(result so far, epochs)``
+    after every epoch."""
     chosen = choose(config)
     data = final_data(chosen, config)
     train_config = final_train_config(chosen, config)
@@ -208,6 +211,8 @@ def train_final(
     }
     Path(files["architecture"]).write_text(chosen.architecture.to_json(indent=2) + "\n")
     had_checkpoint = checkpoint.is_file()
+    if on_start is not None:
+        on_start(f"{chosen.source} on {_describe(data, config.split)}", config.epochs)
     started = time.perf_counter()
     result = train(
         model,
@@ -252,7 +257,7 @@ def train_final(
     )
     summary = {
         **{k: v for k, v in asdict(final).items() if k not in ("output", "files")},
-        "dataset": data.describe(),
+        "dataset": _describe(data, config.split),
         "input_shape": [data.in_channels, *data.input_size],
         "num_classes": data.num_classes,
         "mac": int(costs.mac),
@@ -264,6 +269,16 @@ def train_final(
     }
     Path(files["summary"]).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return final
+
+
+def _describe(data: Dataset, split: Split) -> str:
+    if split == "train":
+        return data.describe()
+    h, w = data.input_size
+    return (
+        f"{data.name}: {len(data.y_train)} train+val / {len(data.y_test)} test,"
+        f" {data.in_channels}x{h}x{w}, {data.num_classes} classes"
+    )
 
 
 def _write_curves(path: Path, result: TrainResult, accuracy: str) -> None:
