@@ -187,6 +187,34 @@ def test_latency_table_is_calibrated_on_whole_networks_once(
     assert len(measured) == 2
 
 
+def test_the_latency_table_of_another_runtime_is_measured_there_and_kept_apart(
+    space, data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archsearch.profiler as profiler
+    from archsearch.profiler import LatencyResult
+
+    monkeypatch.setenv("ARCHSEARCH_CACHE", str(tmp_path))
+    backends: list[object] = []
+
+    def fake(model: torch.nn.Module, shape: tuple[int, ...], **kwargs: object) -> object:
+        backends.append(kwargs.get("backend"))  # what would be timed, and in which runtime
+        return LatencyResult(
+            1.0, 1.0, 1.0, 0.0, 1, 1, "inference", "cpu", "cpu", 1, 1, "float32", shape,
+            "test", 1.0,
+        )  # fmt: skip
+
+    monkeypatch.setattr(profiler, "measure_latency", fake)
+    monkeypatch.setattr("archsearch.deploy.runtime_version", lambda: "9.9")
+    plan = plan_supernet(space, data)
+    table = latency_table(plan, torch.device("cpu"), networks=2, backend="onnxruntime")
+    # 12 ops + stem + head + 2 calibration networks, every one in ONNX Runtime
+    assert backends == ["onnxruntime"] * (12 + 2 + 2)
+    # each network measures 1 ms whole against stem + head (2 ms) + 0-2 ops of 1 ms summed
+    assert 1 / 4 <= table.calibration <= 1 / 2
+    (cache,) = tmp_path.glob("latency-*.json")
+    assert "onnxruntime9-9" in cache.name  # not the torch table's file
+
+
 def test_collapse_guard_stops_the_search(space, data) -> None:
     plan = plan_supernet(space, data)
     search = DartsSearch(
