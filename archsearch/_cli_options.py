@@ -117,7 +117,8 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "spos_sampling": (
         str,
         "--spos-sampling",
-        "SPOS: uniform (one random path per step) or fair (FairNAS: every op once per step).",
+        "SPOS: uniform (one random path per step), fair (FairNAS: every op once per step) or"
+        " sandwich (largest, smallest and two random paths; the largest teaches the others).",
     ),
     "spos_sampler": (str, "--spos-sampler", "SPOS: the one-shot search's nsga2, tpe or random."),
     "spos_evaluations": (int, "--spos-evaluations", "SPOS: networks estimated on the supernet."),

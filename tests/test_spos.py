@@ -4,6 +4,7 @@ estimates never pass for trained accuracies."""
 
 from __future__ import annotations
 
+import math
 import random
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from archsearch.searchers.oneshot.spos import (
     one_shot_search,
     one_shot_study,
     sample_network,
+    sandwich_paths,
     supernet_hyperparameters,
     train_supernet,
     uniform_paths,
@@ -141,6 +143,52 @@ def test_fair_paths_run_every_op_once_per_step(space, data) -> None:
                 assert sorted(column) == list(range(7))  # each op exactly once
             else:  # 6 ops in 7 paths: each once, one twice
                 assert set(column) == set(range(6))
+
+
+def test_sandwich_paths_are_the_largest_the_smallest_and_two_walks(space, data) -> None:
+    plan = plan_supernet(space, data, widest=True)
+    paths = sandwich_paths(space, plan, random.Random(0))
+    names = [[op.name for op in p.ops] for p in plan.positions]
+    for _ in range(3):
+        largest, smallest, *walked = next(paths)
+        # the most flops: mbconv 5x5 with expansion 4 everywhere, at the supernet's widths
+        assert [names[i][c] for i, c in enumerate(largest.choice)] == ["mb_k5_e4"] * 4
+        assert largest.widths == (32,) * 4 and largest.stem_width == 16
+        # the least: dwsep 3x3 where a stage's first block must be, skip where it may be,
+        # at 8 channels (16 x 0.5) and the stem's 8
+        assert [names[i][c] for i, c in enumerate(smallest.choice)] == [
+            "dw_k3", "skip", "dw_k3", "skip",
+        ]  # fmt: skip
+        assert smallest.widths == (8,) * 4 and smallest.stem_width == 8
+        assert len(walked) == 2
+
+
+def test_sandwich_training_distils_the_largest_into_the_others(
+    space, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archsearch.searchers.oneshot.spos as spos
+
+    real = spos.F.cross_entropy
+    targets: list[str] = []
+
+    def spy(logits: torch.Tensor, target: torch.Tensor, **kwargs: object) -> torch.Tensor:
+        if target.is_floating_point():
+            assert torch.allclose(target.sum(1), torch.ones(len(target)))  # probabilities
+            assert not target.requires_grad  # the teacher is not trained through them
+            targets.append("teacher")
+        else:
+            targets.append("labels")
+        return real(logits, target, **kwargs)
+
+    monkeypatch.setattr(spos.F, "cross_entropy", spy)
+    plan = plan_supernet(space, data, widest=True)
+    hp = supernet_hyperparameters(space)
+    _, training = train_supernet(
+        space, plan, data, CPU, SposConfig(epochs=1, sampling="sandwich"), hp
+    )
+    steps = len(data.y_train) // 32  # 256 images, batch 32: 8 steps of 4 paths
+    assert targets == ["labels", "teacher", "teacher", "teacher"] * steps
+    assert math.isfinite(training.loss_curve[0])
 
 
 def test_entangled_variants_are_slices_of_one_weight(space, data) -> None:

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import optuna
 import torch
+import torch.nn.functional as F
 
 from ...architecture import Architecture
 from ...checkpoint import load_checkpoint, save_checkpoint, signature
@@ -46,7 +47,6 @@ from ...study import ONE_SHOT_ATTR, QUEUED_ARCHITECTURE, completed
 from ...train import (
     TrainConfig,
     evaluate,
-    forward_loss,
     initialize_weights,
     make_optimizer,
     memory_format_for,
@@ -57,6 +57,7 @@ from ...train import (
 )
 from .._base import Budget, PickingSearcher, TrialCallback
 from ..pruners import nsga_order
+from .costs import op_costs
 from .plan import (
     PathSuggester,
     SupernetChooser,
@@ -67,7 +68,7 @@ from .plan import (
 )
 from .supernet import CHECKPOINT, PathNetwork, Supernet
 
-Sampling = Literal["uniform", "fair"]
+Sampling = Literal["uniform", "fair", "sandwich"]
 OneShotSampler = Literal["nsga2", "tpe", "random"]
 #: the costs a one-shot search can rank by: static, known without training or measuring
 ONE_SHOT_COSTS = {"params": "params", "flops": "flops", "mac": "mac"}
@@ -77,7 +78,8 @@ ONE_SHOT_JOURNAL = "oneshot.journal"
 @dataclass(frozen=True)
 class SposConfig:
     epochs: int = 10  # supernet training
-    sampling: Sampling = "uniform"  # fair: FairNAS's strict fairness
+    # fair: FairNAS's strict fairness; sandwich: BigNAS's sandwich rule, distilled in place
+    sampling: Sampling = "uniform"
     evaluations: int = 1000  # one-shot evaluations
     sampler: OneShotSampler = "nsga2"
     population: int = 50  # NSGA-II's
@@ -181,8 +183,34 @@ def _random_widths(plan: SupernetPlan, generator: random.Random) -> tuple[tuple[
     return widths, generator.choice(plan.stem_widths or (plan.stem_channels,))
 
 
+def sandwich_paths(
+    space: SearchSpace, plan: SupernetPlan, generator: random.Random
+) -> Iterator[list[SupernetPath]]:
+    """BigNAS's sandwich rule (Yu et al., ECCV 2020): each step the largest network (the op
+    of most flops at every position, every width at the supernet's), the smallest (the
+    cheapest op, skip where the space allows one, at the narrowest widths) and two drawn by
+    the space's walk. :func:`train_supernet` trains the largest on the labels and the other
+    three on its predictions (in-place distillation), so every path learns one function."""
+    flops = op_costs(plan, "flops", torch.device("cpu"))
+    largest = plan.full_path([max(range(len(row)), key=row.__getitem__) for row in flops])
+    smallest = SupernetPath(
+        tuple(min(range(len(row)), key=row.__getitem__) for row in flops),
+        tuple(min(p.widths) for p in plan.positions),
+        min(plan.stem_widths or (plan.stem_channels,)),
+    )
+    walk = uniform_paths(space, plan, generator)
+    while True:
+        yield [largest, smallest, next(walk)[0], next(walk)[0]]
+
+
 PathSampler = Callable[[SearchSpace, SupernetPlan, random.Random], Iterator[list[SupernetPath]]]
-PATH_SAMPLERS: dict[str, PathSampler] = {"uniform": uniform_paths, "fair": fair_paths}
+PATH_SAMPLERS: dict[str, PathSampler] = {
+    "uniform": uniform_paths,
+    "fair": fair_paths,
+    "sandwich": sandwich_paths,
+}
+#: samplers whose first path of a step teaches the others (in-place distillation)
+DISTILLING: tuple[Sampling, ...] = ("sandwich",)
 
 
 # --- 1. supernet training ------------------------------------------------------------------
@@ -278,14 +306,18 @@ def train_supernet(
             )
             group_paths = next(paths)
             optimizer.zero_grad(set_to_none=True)
-            for path in group_paths:  # FairNAS: the m paths' gradients add up to one step
-                loss = forward_loss(
-                    lambda x, path=path: model.forward_path(x, path),
-                    xb,
-                    y_train[idx],
-                    cuda,
-                    train_config.label_smoothing,
-                )
+            teacher: torch.Tensor | None = None
+            for k, path in enumerate(group_paths):  # the paths' gradients add up to one step
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                    logits = model.forward_path(xb, path).float()
+                if teacher is None:
+                    loss = F.cross_entropy(
+                        logits, y_train[idx], label_smoothing=train_config.label_smoothing
+                    )
+                    if k == 0 and config.sampling in DISTILLING:
+                        teacher = logits.detach().softmax(1)
+                else:  # in-place distillation: the largest path's predictions as targets
+                    loss = F.cross_entropy(logits, teacher)
                 (loss / len(group_paths)).backward()
                 running += loss.detach() / len(group_paths)
                 for counts, index in zip(result.op_counts, path.choice, strict=True):
