@@ -29,9 +29,8 @@ def print_rows(title: str, columns: dict[str, str], rows: list[dict[str, Any]]) 
     out.print(table)
 
 
-def run_with_progress(start: Callable[[RunProgress], RunResult], trials: int) -> None:
-    """Run ``start(progress)`` under a progress display (trials, the candidate's epochs, a
-    line per trial), then print the result; Ctrl-C ends it with exit status 130."""
+def _progress() -> Any:
+    """The progress display of long commands: description, bar, done/total, elapsed, ETA."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -48,7 +47,14 @@ def run_with_progress(start: Callable[[RunProgress], RunResult], trials: int) ->
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as bar:
+    return Progress(*columns, console=err, transient=False)
+
+
+def run_with_progress(start: Callable[[RunProgress], RunResult], trials: int) -> None:
+    """Run ``start(progress)`` under a progress display (trials, the candidate's epochs, a
+    line per trial), then print the result; Ctrl-C ends it with exit status 130."""
+
+    with _progress() as bar:
         trials_task = bar.add_task("trials", total=trials)
         epoch_task = bar.add_task("candidate", total=1, visible=False)
 
@@ -304,25 +310,9 @@ def print_export(result: Any) -> None:
 def final_training_with_progress(config: Any) -> None:
     """``train_final(config)`` under a progress bar (epoch, loss, accuracy, ETA), then its
     summary; Ctrl-C ends it with exit status 130 and says how to resume."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from .runs import train_final
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=False) as bar:
+    with _progress() as bar:
         tasks: list[Any] = []  # the bar appears once the inputs are good
 
         def on_start(what: str, epochs: int) -> None:
