@@ -326,7 +326,10 @@ def train(
     generator = torch.Generator(device=device).manual_seed(config.seed)
     memory_format = memory_format_for(device)
     initialize_weights(model, config.init)
-    digest = _training_signature(model, data, config, ema is not None)
+    # only a checkpointed training needs its digest (a search's trials do not checkpoint)
+    digest = (
+        "" if checkpoint is None else _training_signature(model, data, config, ema is not None)
+    )
     try:
         model = model.to(device=device, memory_format=memory_format)
         if ema is not None:
