@@ -7,6 +7,11 @@ instead of showing a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar, cast
+
+Choice = TypeVar("Choice", bound=str)
+
 
 class ArchsearchError(ValueError):
     """Base of user-facing errors: the message alone says what is wrong and where."""
@@ -59,3 +64,16 @@ class ConfigError(ArchsearchError):
         """The message with ``label`` (a field or a flag) in front."""
         separator = " " if self.reason.startswith("'") else ": "
         return f"{label}{separator}{self.reason}"
+
+
+def choice(
+    field: str,
+    value: str,
+    known: Sequence[Choice],
+    wording: str = "unknown '{value}' (choose from {choices})",
+) -> Choice:
+    """``value`` as one of ``known`` (a Literal's ``get_args``), typed as that Literal; else a
+    :class:`ConfigError` naming ``field`` and the choices (in ``wording``)."""
+    if value not in known:
+        raise ConfigError(field, wording.format(value=value, choices=", ".join(known)))
+    return cast(Choice, value)

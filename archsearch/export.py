@@ -24,7 +24,7 @@ from torch import nn
 
 from .architecture import Architecture
 from .build import build_model
-from .errors import ArchsearchError
+from .errors import ArchsearchError, ConfigError, choice
 from .profiler import profile_model
 from .study import (
     OBJECTIVES,
@@ -32,6 +32,7 @@ from .study import (
     completed,
     objective_names,
     record_of,
+    run_record,
     weights_file,
 )
 
@@ -83,12 +84,40 @@ def pick_trial(study: optuna.Study, number: int | None, objective: str) -> Froze
         return match[0]
     names = objective_names(study)
     if objective not in names:
-        raise ArchsearchError(
-            f"--objective '{objective}' is not one of the run's objectives ({', '.join(names)})"
+        raise ConfigError(
+            "objective",
+            f"'{objective}' is not one of the run's objectives ({', '.join(names)})",
         )
     index = names.index(objective)
     sign = 1 if OBJECTIVES[objective] == "maximize" else -1
     return max(done, key=lambda t: sign * t.values[index])
+
+
+def export_formats(text: str) -> tuple[ExportFormat, ...]:
+    """The ``format`` option: ``torch``, or ``onnx`` (the torch.export program and ONNX)."""
+    if text == "onnx":
+        return ("torch", "onnx")
+    return (choice("format", text, get_args(ExportFormat)),)
+
+
+def export_run(
+    run: str,
+    out_dir: str | Path,
+    *,
+    trial: int | None = None,
+    objective: str = "accuracy",
+    formats: tuple[ExportFormat, ...] = ("torch",),
+    runs_dir: str = "runs",
+) -> ExportResult:
+    """Export from ``run``: an ``archsearch train`` output folder, or a run (folder or name
+    under ``runs_dir``) whose trial ``trial`` — or best for ``objective`` — is exported."""
+    from .runs import open_run, run_folder
+
+    if (Path(run) / "summary.json").is_file() and not (Path(run) / "study.db").exists():
+        return export_trained(run, out_dir, formats)
+    study = open_run(run, runs_dir)
+    chosen = pick_trial(study, trial, objective)
+    return export_trial(study, chosen, out_dir, run_folder(run, runs_dir) / "weights", formats)
 
 
 def export_trial(
@@ -105,16 +134,16 @@ def export_trial(
             f"{weights}: the trained weights of trial {trial.number} are missing"
         )
     recorded = record_of(trial)
-    in_channels, *size = study.user_attrs["input_shape"]
+    run = run_record(study)
     about = {
         "trial": trial.number,
-        "dataset": study.user_attrs.get("dataset", ""),
-        "run_config": study.user_attrs.get("config", {}),
+        "dataset": run.dataset,
+        "run_config": run.options,
         "validation_accuracy": recorded.get("val_accuracy"),
     }
     return _export(
-        architecture_of(trial), weights, int(study.user_attrs["num_classes"]),
-        (in_channels, *size), Path(out_dir), formats, about, recorded,
+        architecture_of(trial), weights, run.num_classes,
+        run.input_shape, Path(out_dir), formats, about, recorded,
     )  # fmt: skip
 
 
@@ -159,7 +188,7 @@ def _export(
 ) -> ExportResult:
     unknown = [f for f in formats if f not in get_args(ExportFormat)]
     if unknown:
-        raise ArchsearchError(f"--format '{unknown[0]}': expected torch or onnx")
+        raise ConfigError("format", f"'{unknown[0]}': expected torch or onnx")
     if "onnx" in formats:
         from .deploy import require_onnx
 

@@ -10,14 +10,20 @@ of them cost more than the rest of a trial's bookkeeping; failures add ``status`
 
 This module is the record's one owner: :func:`record_candidate`, :func:`record_proxies`,
 :func:`record_result` and :func:`mark` are its only writers, :func:`record_of` /
-:func:`trial_row` / :func:`status_of` its readers. The study keeps the run's options (space
-file text included), so a resumed run, a worker or a report needs nothing but the study.
-Reports read only this module's functions.
+:func:`trial_row` / :func:`status_of` its readers.
+
+It owns the *run record* the same way: the study keeps the run's options (space file text
+included), its fingerprint, data shape, device and the front's test accuracies, so a resumed
+run, a worker, a report, an export or a final training needs nothing but the study.
+:func:`record_run`, :func:`record_device`, :func:`record_test_accuracies` and
+:func:`record_bench_start` write it; :func:`run_record` reads it, once, into a frozen
+:class:`RunRecord` with one set of defaults. Reports read only this module's functions.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -322,7 +328,7 @@ def pareto_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def test_accuracies(study: optuna.Study) -> dict[int, float]:
-    return {int(k): v for k, v in study.user_attrs.get("test_accuracy", {}).items()}
+    return run_record(study).test_accuracy
 
 
 def trial_row(trial: FrozenTrial, test: dict[int, float] | None = None) -> dict[str, Any]:
@@ -355,3 +361,100 @@ def architecture_of(trial: FrozenTrial) -> Architecture:
     from .architecture import Architecture
 
     return Architecture.from_dict(json.loads(record_of(trial)["architecture"]))
+
+
+# --- the run record: what a run keeps about itself in the study ------------------------------
+#: study user attributes of the run record (one each: a study attribute is one storage write)
+RUN_OPTIONS, RUN_FINGERPRINT, RUN_SPACE = "config", "fingerprint", "space_yaml"
+RUN_DATASET, RUN_INPUT_SHAPE, RUN_CLASSES = "dataset", "input_shape", "num_classes"
+RUN_TORCH, RUN_DEVICE, RUN_TEST = "torch_version", "device", "test_accuracy"
+RUN_BENCH_STARTED = "bench_started"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as its study keeps it; every field has one default, for studies made by older
+    versions or not by ``archsearch run`` at all."""
+
+    #: the run's options (:class:`archsearch.runs.RunConfig` fields as stored); {} if none
+    options: dict[str, Any] = field(default_factory=dict)
+    fingerprint: dict[str, Any] | None = None  # what a resumed run must match
+    space_yaml: str | None = None  # the space file's text
+    dataset: str = ""  # the data set as described when the run started
+    input_shape: tuple[int, ...] = (3, 32, 32)  # C, H, W
+    num_classes: int = 10
+    torch_version: str = ""
+    device: str = ""  # of the latest process that opened the run
+    test_accuracy: dict[int, float] = field(default_factory=dict)  # the front's, by trial
+    bench_started: float | None = None  # a benchmark run's clock start (time.time())
+
+    @property
+    def made_by_run(self) -> bool:
+        """Made by ``archsearch run`` with a space (so a worker can join it)."""
+        return bool(self.options) and bool(self.space_yaml)
+
+    @property
+    def space(self) -> str:
+        return str(self.options.get("space", ""))
+
+    @property
+    def heartbeat(self) -> int | None:
+        return self.options.get("heartbeat")
+
+    @property
+    def latency_backend(self) -> str:
+        """The runtime its latencies were measured in (``torch`` for runs before the option)."""
+        return str(self.options.get("latency_backend") or "torch")
+
+
+def run_record(study: optuna.Study) -> RunRecord:
+    """The run record of ``study``, read in one storage call."""
+    attrs = study.user_attrs
+    options = dict(attrs.get(RUN_OPTIONS) or {})
+    started = attrs.get(RUN_BENCH_STARTED)
+    return RunRecord(
+        options=options,
+        fingerprint=attrs.get(RUN_FINGERPRINT),
+        space_yaml=attrs.get(RUN_SPACE),
+        dataset=str(attrs.get(RUN_DATASET, options.get("dataset", ""))),
+        input_shape=tuple(attrs.get(RUN_INPUT_SHAPE, (3, 32, 32))),
+        num_classes=int(attrs.get(RUN_CLASSES, 10)),
+        torch_version=str(attrs.get(RUN_TORCH, "")),
+        device=str(attrs.get(RUN_DEVICE, "")),
+        test_accuracy={int(k): v for k, v in attrs.get(RUN_TEST, {}).items()},
+        bench_started=None if started is None else float(started),
+    )
+
+
+def record_run(
+    study: optuna.Study,
+    *,
+    options: dict[str, Any],
+    fingerprint: dict[str, Any],
+    space_yaml: str,
+    dataset: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+) -> None:
+    """A new run's record: everything a resumed run, a worker or a report needs to know."""
+    import torch
+
+    study.set_user_attr(RUN_FINGERPRINT, fingerprint)
+    study.set_user_attr(RUN_OPTIONS, options)
+    study.set_user_attr(RUN_SPACE, space_yaml)
+    study.set_user_attr(RUN_DATASET, dataset)
+    study.set_user_attr(RUN_INPUT_SHAPE, list(input_shape))
+    study.set_user_attr(RUN_CLASSES, num_classes)
+    study.set_user_attr(RUN_TORCH, torch.__version__)
+
+
+def record_device(study: optuna.Study, device: str) -> None:
+    study.set_user_attr(RUN_DEVICE, device)
+
+
+def record_test_accuracies(study: optuna.Study, accuracies: dict[int, float]) -> None:
+    study.set_user_attr(RUN_TEST, {str(k): v for k, v in sorted(accuracies.items())})
+
+
+def record_bench_start(study: optuna.Study, started: float) -> None:
+    study.set_user_attr(RUN_BENCH_STARTED, started)

@@ -18,7 +18,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .checkpoint import load_checkpoint, save_checkpoint, signature
+from .checkpoint import (
+    load_checkpoint,
+    random_states,
+    restore_random_states,
+    save_checkpoint,
+    signature,
+)
 from .data import Dataset
 from .errors import ArchsearchError
 
@@ -292,10 +298,172 @@ def weight_average(model: nn.Module, decay: float) -> AveragedModel:
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
+# --- the one epoch loop: the trainer, the SPOS supernet and DARTS each pass only their step ---
+@dataclass(frozen=True)
+class EpochPlan:
+    """How the loop walks the training data: epochs, batch, schedule and augmentation."""
+
+    epochs: int
+    batch_size: int
+    warmup_epochs: int = 0
+    schedule: Schedule = "cosine"
+    augmentation: Augmentation = "auto"
+
+    @classmethod
+    def of(cls, config: TrainConfig) -> EpochPlan:
+        return cls(
+            config.epochs,
+            config.batch_size,
+            config.warmup_epochs,
+            config.schedule,
+            config.augmentation,
+        )
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    epoch: int
+    step: int  # since the first epoch (the schedule's step)
+    total: int  # steps of the whole training
+
+
+#: one training step on a batch: (images, labels, where) → (the loss, detached, and the number
+#: of images it trained on)
+Step = Callable[[torch.Tensor, torch.Tensor, StepInfo], tuple[torch.Tensor, int]]
+
+
+@dataclass
+class EpochCheckpoint:
+    """A checkpoint after every epoch. The loop saves and restores its own part (epoch,
+    optimiser, every random generator, loss curve); ``state()`` / ``restore(state)`` are the
+    caller's (weights and whatever else its training carries)."""
+
+    path: Path
+    digest: str
+    state: Callable[[], dict[str, Any]]
+    restore: Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class LoopResult:
+    loss_curve: list[float] = field(default_factory=list)  # mean training loss per epoch
+    epochs: int = 0  # finished, checkpointed ones included
+    resumed_from: int = 0
+    seconds: float = 0.0  # this call's wall time
+    training_seconds: float = 0.0  # in the steps only (no evaluation, no checkpoints)
+    images: int = 0  # trained in this call
+    peak_memory_bytes: int = 0  # CUDA only
+    stopped: str | None = None  # why it ended before the last epoch (a hook's reason)
+    out_of_time: bool = False  # ended before the last epoch by the deadline
+
+
+def run_epochs(
+    step: Step,
+    plan: EpochPlan,
+    *,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    natural: bool,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    model: nn.Module | None = None,
+    measure: Callable[[int, float, torch.Tensor], None] | None = None,
+    after_epoch: Callable[[int, float], str | None] | None = None,
+    checkpoint: EpochCheckpoint | None = None,
+    deadline: float | None = None,
+    failure: Callable[[float, int], Exception] | None = None,
+) -> LoopResult:
+    """The epochs of a training: each draws an order of ``x`` (on its device) from
+    ``generator``, puts ``model`` in training mode, sets ``optimizer``'s learning rates by the
+    schedule, makes each batch (augmented, in the device's memory format) and hands it to
+    ``step``.
+
+    After each epoch: a loss that is not finite raises ``failure(loss, epoch)``;
+    ``measure(epoch, loss, order)`` evaluates; the checkpoint is written; then
+    ``after_epoch(epoch, loss)`` may raise (a pruner) or return a reason to stop. No epoch
+    after the first of this call starts past ``deadline`` (``time.monotonic()``). The
+    schedule is a function of the step, so a training resumed from its checkpoint ends with
+    the weights an uninterrupted one would have.
+    """
+    device = x.device
+    memory_format = memory_format_for(device)
+    n = len(y)
+    batch = min(plan.batch_size, n)
+    steps = max(1, n // batch)  # drop the last partial batch: BN needs > 1 sample
+    total = steps * plan.epochs
+    warmup = steps * plan.warmup_epochs
+    base_lrs = [g["lr"] for g in optimizer.param_groups]  # before a checkpoint's are loaded
+    result = LoopResult()
+    start = 0 if checkpoint is None else _restore(checkpoint, device, optimizer, generator, result)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    started = time.perf_counter()
+    for epoch in range(start, plan.epochs):
+        if epoch > start and deadline is not None and time.monotonic() >= deadline:
+            result.out_of_time = True
+            break
+        epoch_start = time.perf_counter()
+        if model is not None:
+            model.train()
+        order = torch.randperm(n, device=device, generator=generator)
+        running = torch.zeros((), device=device)
+        for i in range(steps):
+            schedule(optimizer, base_lrs, epoch * steps + i, total, warmup, plan.schedule)
+            idx = order[i * batch : (i + 1) * batch]
+            xb = training_batch(x, idx, plan.augmentation, natural, generator, memory_format)
+            loss, images = step(xb, y[idx], StepInfo(epoch, epoch * steps + i, total))
+            running += loss
+            result.images += images
+        mean_loss = (running / steps).item()  # one sync per epoch
+        result.training_seconds += time.perf_counter() - epoch_start
+        if not math.isfinite(mean_loss):
+            raise (failure or _non_finite)(mean_loss, epoch)
+        result.loss_curve.append(mean_loss)
+        result.epochs = epoch + 1
+        if measure is not None:
+            measure(epoch, mean_loss, order)
+        if checkpoint is not None:
+            state = {"epoch": epoch + 1, "optimizer": optimizer.state_dict()}
+            state["random"] = random_states(generator)
+            state["loss_curve"] = result.loss_curve
+            save_checkpoint(checkpoint.path, checkpoint.digest, {**state, **checkpoint.state()})
+        if after_epoch is not None and (reason := after_epoch(epoch, mean_loss)):
+            result.stopped = reason
+            break
+    result.seconds = time.perf_counter() - started
+    if device.type == "cuda":
+        result.peak_memory_bytes = int(torch.cuda.max_memory_allocated(device))
+    return result
+
+
+def _non_finite(loss: float, epoch: int) -> Exception:
+    return CandidateFailed(f"loss became {loss} in epoch {epoch + 1}")
+
+
+def _restore(
+    checkpoint: EpochCheckpoint,
+    device: torch.device,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    result: LoopResult,
+) -> int:
+    """Load ``checkpoint`` (when there is one of this training); the epoch to start from."""
+    state = load_checkpoint(checkpoint.path, checkpoint.digest, device)
+    if state is None:
+        return 0
+    optimizer.load_state_dict(state["optimizer"])
+    restore_random_states(state["random"], generator)
+    result.loss_curve = list(state["loss_curve"])
+    checkpoint.restore(state)
+    result.epochs = result.resumed_from = int(state["epoch"])
+    return result.epochs
+
+
 def _training_signature(model: nn.Module, data: Dataset, config: TrainConfig, ema: bool) -> str:
     shapes = [(name, list(t.shape)) for name, t in model.state_dict().items()]
     described = [data.name, len(data.y_train), list(data.x_train.shape[1:]), len(data.y_val)]
-    return signature(config=asdict(config), shapes=shapes, data=described, ema=ema)
+    # format 2: the epoch loop's checkpoints (those of before are not resumed)
+    return signature(config=asdict(config), shapes=shapes, data=described, ema=ema, format=2)
 
 
 def train(
@@ -335,64 +503,71 @@ def train(
         if ema is not None:
             ema.to(device=device, memory_format=memory_format)
         x_train = data.x_train.to(device).contiguous(memory_format=memory_format)
-        y_train = data.y_train.to(device)
         x_val, y_val = data.x_val.to(device), data.y_val.to(device)
         optimizer = make_optimizer(model, config)
-        n = len(y_train)
-        batch = min(config.batch_size, n)
-        steps_per_epoch = max(1, n // batch)  # drop the last partial batch: BN needs > 1 sample
-        total = steps_per_epoch * config.epochs
-        warmup = steps_per_epoch * config.warmup_epochs
-        base_lrs = [g["lr"] for g in optimizer.param_groups]
+        batch = min(config.batch_size, len(data.y_train))
         result = TrainResult(0.0, 0.0, device=str(device))
-        start_epoch = _resume(checkpoint, digest, device, model, optimizer, ema, generator, result)
-        started = time.perf_counter()
-        step = start_epoch * steps_per_epoch
-        training_seconds = 0.0
-        for epoch in range(start_epoch, config.epochs):
-            epoch_start = time.perf_counter()
-            model.train()
-            order = torch.randperm(n, device=device, generator=generator)
-            running = torch.zeros((), device=device)
-            for i in range(steps_per_epoch):
-                schedule(optimizer, base_lrs, step, total, warmup, config.schedule)
-                idx = order[i * batch : (i + 1) * batch]
-                xb = training_batch(
-                    x_train, idx, config.augmentation, data.natural, generator, memory_format
-                )
-                loss = forward_loss(model, xb, y_train[idx], cuda, config.label_smoothing)
-                optimizer_step(optimizer, loss)
-                if ema is not None:
-                    ema.update_parameters(model)
-                running += loss.detach()
-                step += 1
-            mean_loss = (running / steps_per_epoch).item()  # one sync per epoch
-            training_seconds += time.perf_counter() - epoch_start
-            if not math.isfinite(mean_loss):
-                raise CandidateFailed(f"loss became {mean_loss} in epoch {epoch + 1}")
+
+        def step(xb: torch.Tensor, yb: torch.Tensor, _: StepInfo) -> tuple[torch.Tensor, int]:
+            loss = forward_loss(model, xb, yb, cuda, config.label_smoothing)
+            optimizer_step(optimizer, loss)
+            if ema is not None:
+                ema.update_parameters(model)
+            return loss.detach(), len(yb)
+
+        def measure(epoch: int, loss: float, order: torch.Tensor) -> None:
             calibration = x_train[order[: 4 * batch]]
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                 recalibrate_batch_norm(model, calibration, batch)
-            accuracy = evaluate(model, x_val, y_val, config.eval_batch_size, device)
+            result.val_curve.append(evaluate(model, x_val, y_val, config.eval_batch_size, device))
             if ema is not None:
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                     recalibrate_batch_norm(ema.module, calibration, batch)
                 result.ema_val_curve.append(
                     evaluate(ema.module, x_val, y_val, config.eval_batch_size, device)
                 )
-            result.loss_curve.append(mean_loss)
-            result.val_curve.append(accuracy)
+            result.loss_curve.append(loss)
             result.epochs = epoch + 1
-            if checkpoint is not None:
-                _save(checkpoint, digest, epoch + 1, model, optimizer, ema, generator, result)
+
+        def after_epoch(epoch: int, _: float) -> None:
             if on_progress is not None:
                 on_progress(result)
             if on_epoch is not None:
-                on_epoch(epoch, accuracy)
-        result.seconds = time.perf_counter() - started
-        # training throughput: validation passes excluded
-        trained = steps_per_epoch * batch * (config.epochs - start_epoch)
-        result.images_per_s = trained / max(training_seconds, 1e-9)
+                on_epoch(epoch, result.val_curve[-1])
+
+        def state() -> dict[str, Any]:
+            return {
+                "model": model.state_dict(),
+                "ema": None if ema is None else ema.state_dict(),
+                "val_curve": result.val_curve,
+                "ema_val_curve": result.ema_val_curve,
+            }
+
+        def restore(state: dict[str, Any]) -> None:
+            model.load_state_dict(state["model"])
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
+            result.val_curve, result.ema_val_curve = state["val_curve"], state["ema_val_curve"]
+            result.loss_curve = list(state["loss_curve"])
+            result.epochs = result.resumed_from = int(state["epoch"])
+
+        loop = run_epochs(
+            step,
+            EpochPlan.of(config),
+            x=x_train,
+            y=data.y_train.to(device),
+            natural=data.natural,
+            optimizer=optimizer,
+            generator=generator,
+            model=model,
+            measure=measure,
+            after_epoch=after_epoch,
+            checkpoint=None
+            if checkpoint is None
+            else EpochCheckpoint(checkpoint, digest, state, restore),
+        )
+        result.seconds = loop.seconds
+        result.images_per_s = loop.images / max(loop.training_seconds, 1e-9)  # no validation
         result.val_accuracy = result.val_curve[-1] if result.val_curve else 0.0
         result.best_val_accuracy = max(result.val_curve, default=0.0)
         return result
@@ -401,57 +576,3 @@ def train(
         if cuda:
             torch.cuda.empty_cache()
         raise CandidateFailed("out of memory on " + str(device)) from None
-
-
-def _save(
-    path: Path,
-    digest: str,
-    epoch: int,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    ema: AveragedModel | None,
-    generator: torch.Generator,
-    result: TrainResult,
-) -> None:
-    state: dict[str, Any] = {
-        "epoch": epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "ema": None if ema is None else ema.state_dict(),
-        "generator": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "val_curve": result.val_curve,
-        "loss_curve": result.loss_curve,
-        "ema_val_curve": result.ema_val_curve,
-    }
-    save_checkpoint(path, digest, state)
-
-
-def _resume(
-    path: Path | None,
-    digest: str,
-    device: torch.device,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    ema: AveragedModel | None,
-    generator: torch.Generator,
-    result: TrainResult,
-) -> int:
-    """Load the checkpoint at ``path`` into the training's objects and ``result``; the epoch
-    to start from (0 without one, or with one of another training)."""
-    state = load_checkpoint(path, digest, device)
-    if state is None:
-        return 0
-    result.val_curve, result.loss_curve = state["val_curve"], state["loss_curve"]
-    result.ema_val_curve = state["ema_val_curve"]
-    result.epochs = result.resumed_from = int(state["epoch"])
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if ema is not None:
-        ema.load_state_dict(state["ema"])
-    generator.set_state(state["generator"].to(generator.device))
-    torch.set_rng_state(state["torch_rng"].cpu())
-    if state["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-    return int(state["epoch"])

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import optuna
 import pytest
 import torch
 
-from archsearch.runs import RunConfig
+from archsearch.runs import RunConfig, RunResult
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # tests side by side (pytest -n N): one torch thread each, or N x the cores' threads fight
+    # over the cores (torch's spinning threads make that several times slower)
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +28,8 @@ def n_params(model: torch.nn.Module) -> int:
 
 def run_config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
     """A small run of ``space`` on synthetic data, on CPU, in ``tmp_path``: 3 trials trained to
-    the end (early stopping is tests/test_pruners.py's)."""
+    the end (early stopping is tests/test_pruners.py's), without the HTML report (the tests of
+    the report ask for it: ``write_report=True``)."""
     base = {
         "space": str(space),
         "dataset": "synthetic",
@@ -32,6 +39,7 @@ def run_config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
         "trials": 3,
         "name": "t",
         "pruner": "none",
+        "write_report": False,
     }
     return RunConfig(**{**base, **changes})  # type: ignore[arg-type]
 
@@ -59,6 +67,18 @@ def tiny_space(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY_SPACE)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """One finished 2-trial run of the tiny space, shared by the tests that only read a run
+    (export, status ...): they must not change it."""
+    from archsearch.runs import run_search
+
+    folder = tmp_path_factory.mktemp("tiny-run")
+    space = folder / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    return run_search(run_config(folder, space, trials=2))
 
 
 def _free_port() -> int:

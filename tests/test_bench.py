@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from archsearch.cli import app
-from archsearch.errors import ConfigError
-from archsearch.runs.bench import (
+from archsearch.bench.search import (
     CostScale,
     RunMetrics,
     hypervolume,
@@ -21,6 +19,8 @@ from archsearch.runs.bench import (
     reach_time,
     summary_rows,
 )
+from archsearch.cli import app
+from archsearch.errors import ConfigError
 from archsearch.study import record_of, status_of
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import typer
 from typer.testing import CliRunner
 
 import archsearch
@@ -65,11 +66,24 @@ def test_zoo_json() -> None:
     assert rows["resnet50"] == 25_557_032 and rows["mobilenet_v2"] == 3_504_872
 
 
+def _commands(group: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and subcommand of ``group``, by the words that call it."""
+    found = [prefix]
+    for info in group.registered_commands:
+        found.append((*prefix, info.name or info.callback.__name__.replace("_", "-")))
+    for sub in group.registered_groups:
+        found += _commands(sub.typer_instance, (*prefix, sub.name))
+    return found
+
+
 def test_every_command_has_help_with_an_example() -> None:
-    for command in ([], ["spaces"], ["show"], ["zoo"]):
+    commands = _commands(app)
+    # the root, its 11 commands, the bench group and its 4 benchmarks
+    assert len(commands) == 1 + 11 + 1 + 4, commands
+    for command in commands:
         result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
-        assert result.exit_code == 0
-        assert "Example: archsearch" in result.stdout
+        assert result.exit_code == 0, (command, result.output)
+        assert "Example: archsearch" in " ".join(result.stdout.split()), command
 
 
 def test_bad_input_exits_2_with_one_message() -> None:

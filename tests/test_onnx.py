@@ -32,8 +32,26 @@ runner = CliRunner()
 SIDE = {"alexnet": 64}
 
 
+# one zoo network per block family — plain, residual, bottleneck, squeeze-and-excitation,
+# inception, depthwise-separable, inverted residual, ShuffleNetV2 unit — in every run; the rest
+# of the zoo (the same blocks at other sizes) in the sweep, a second step of .ci/run
+FAMILIES = (
+    "lenet5", "resnet18", "resnet50", "se_resnet50", "googlenet", "mobilenet_v1",
+    "mobilenet_v2", "shufflenet_v2_x0_5",
+)  # fmt: skip
+
+
+def test_the_families_cover_every_block_type_of_the_zoo() -> None:
+    def types(name: str) -> set[str]:
+        return {spec.type for _, _, spec in zoo.get(name).blocks()}
+
+    assert set().union(*map(types, FAMILIES)) == set().union(*map(types, zoo.names()))
+
+
 # every zoo network at a small input (32x32, grey for LeNet-5), 10 classes
-@pytest.mark.parametrize("name", zoo.names())
+@pytest.mark.parametrize(
+    "name", [n if n in FAMILIES else pytest.param(n, marks=pytest.mark.sweep) for n in zoo.names()]
+)
 def test_every_zoo_network_round_trips_through_onnx_runtime(name: str, tmp_path: Path) -> None:
     channels, side = zoo.info(name).in_channels, SIDE.get(name, 32)
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ import optuna
 
 from archsearch.runs import RunConfig, open_storage, run_search
 from archsearch.study import completed
-from tests.worker_scenario import kill_one_worker_mid_trial, start_workers
+from tests.worker_scenario import kill_one_worker_mid_trial, start_workers, wait_for_heartbeats
 
 
 def test_four_workers_one_killed(postgres_url: str, tmp_path: Path, tiny_space: Path) -> None:
@@ -141,7 +141,7 @@ def test_a_killed_run_leaves_no_trial_running_once_the_worker_is_done(
         if len(training) == 2:
             break
         time.sleep(0.05)
-    time.sleep(0.2)
+    wait_for_heartbeats(postgres_url, training)
     run.send_signal(signal.SIGKILL)
     run.wait()
     assert worker.wait(timeout=300) == 0, worker.stderr.read().decode()[-2500:]

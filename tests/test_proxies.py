@@ -175,7 +175,11 @@ def test_a_run_records_proxies_and_trains_the_same_networks(
     tmp_path: Path, tiny_space: Path
 ) -> None:
     plain = run_search(config(tmp_path, tiny_space, name="plain", proxies=()))
-    scored = run_search(config(tmp_path, tiny_space, name="scored", proxies=("synflow", "naswot")))
+    scored = run_search(
+        config(
+            tmp_path, tiny_space, name="scored", proxies=("synflow", "naswot"), write_report=True
+        )
+    )
     accuracies = [t.values for t in completed(plain.study)]
     assert [t.values for t in completed(scored.study)] == accuracies  # proxies change nothing
     for trial in completed(scored.study):

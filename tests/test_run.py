@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import archsearch.objective
 from archsearch.cli import app
 from archsearch.errors import ArchsearchError
-from archsearch.runs import RunConfig, run_search
+from archsearch.runs import RunConfig, RunResult, run_search
 from archsearch.study import completed, record_of, status_counts
 from tests.conftest import run_config
 
@@ -367,8 +367,8 @@ def test_tune(tmp_path: Path, sampler: str) -> None:
         }
 
 
-def test_export(tmp_path: Path, tiny_space: Path) -> None:
-    result = run_search(config(tmp_path, tiny_space, trials=2))
+def test_export(tmp_path: Path, tiny_run: RunResult) -> None:
+    result = tiny_run
     out = tmp_path / "exported"
     cli = runner.invoke(
         app,
@@ -405,7 +405,7 @@ def test_single_objective_reports_each_epoch_to_the_pruner(
 
 
 def test_run_writes_its_report_and_report_command(tmp_path: Path, tiny_space: Path) -> None:
-    result = run_search(config(tmp_path, tiny_space, trials=2))
+    result = run_search(config(tmp_path, tiny_space, trials=2, write_report=True))
     report = Path(result.files["report"])
     assert report == tmp_path / "reports" / "t.html" and report.is_file()
     assert (tmp_path / "reports" / "t.csv").is_file()
@@ -444,8 +444,8 @@ def test_run_writes_its_report_and_report_command(tmp_path: Path, tiny_space: Pa
     assert missing.exit_code == 2 and "nope" in missing.stderr
 
 
-def test_status(tmp_path: Path, tiny_space: Path) -> None:
-    result = run_search(config(tmp_path, tiny_space, trials=2))
+def test_status(tiny_run: RunResult) -> None:
+    result = tiny_run
     out = runner.invoke(app, ["status", str(result.run_dir), "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)

@@ -18,21 +18,23 @@ from archsearch.data import load_dataset
 from archsearch.errors import ArchsearchError, ConfigError
 from archsearch.runs import RunConfig, run_search
 from archsearch.searchers.oneshot import plan_supernet
+from archsearch.searchers.oneshot.paths import (
+    RandomSuggester,
+    fair_paths,
+    sample_network,
+    sandwich_paths,
+    uniform_paths,
+)
 from archsearch.searchers.oneshot.plan import SKIP, SupernetPath, path_of
 from archsearch.searchers.oneshot.spos import (
     CHECKPOINT,
     ONE_SHOT_JOURNAL,
     OneShotEvaluator,
-    RandomSuggester,
     SposConfig,
-    fair_paths,
     one_shot_search,
     one_shot_study,
-    sample_network,
-    sandwich_paths,
     supernet_hyperparameters,
     train_supernet,
-    uniform_paths,
 )
 from archsearch.searchers.oneshot.supernet import PathNetwork, Supernet
 from archsearch.study import ONE_SHOT_ATTR, completed, trial_row
@@ -376,7 +378,7 @@ def test_spos_refuses_what_it_cannot_rank(space_file, tmp_path) -> None:
 
 
 def test_bench_one_shot_correlates_estimates_with_training(space_file, tmp_path) -> None:
-    from archsearch.runs.one_shot_bench import OneShotBenchConfig, run_one_shot_bench
+    from archsearch.bench.one_shot import OneShotBenchConfig, run_one_shot_bench
 
     base = RunConfig(
         space=str(space_file), dataset="synthetic", device="cpu", epochs=1, spos_epochs=1

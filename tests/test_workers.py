@@ -16,7 +16,7 @@ from archsearch.cli import app
 from archsearch.errors import ArchsearchError
 from archsearch.runs import RunConfig, RunResult, open_storage, run_search, worker_devices
 from archsearch.study import completed, record_of
-from tests.worker_scenario import kill_one_worker_mid_trial, start_workers
+from tests.worker_scenario import kill_one_worker_mid_trial, start_workers, wait_for_heartbeats
 
 runner = CliRunner()
 
@@ -164,13 +164,15 @@ def test_ctrl_c_stops_a_worker_cleanly(tmp_path: Path, tiny_space: Path) -> None
     (worker,) = start_workers(first.storage, "c", tmp_path, count=1, trials=20)
     study = optuna.load_study(study_name="c", storage=open_storage(first.storage))
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not [
-        t
-        for t in study.get_trials(deepcopy=False)
-        if record_of(t).get("arch_id") and not t.state.is_finished()
-    ]:
+    training: list[optuna.trial.FrozenTrial] = []
+    while time.monotonic() < deadline and not training:
+        training = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if record_of(t).get("arch_id") and not t.state.is_finished()
+        ]
         time.sleep(0.05)
-    time.sleep(0.3)
+    wait_for_heartbeats(first.storage, training)  # inside the trial's objective
     worker.send_signal(signal.SIGINT)
     assert worker.wait(timeout=60) == 130
     stderr = worker.stderr.read().decode()

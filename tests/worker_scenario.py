@@ -31,6 +31,25 @@ def start_workers(
     ]
 
 
+def wait_for_heartbeats(storage: str, trials: list[optuna.trial.FrozenTrial]) -> None:
+    """Until each of ``trials`` has its first heartbeat in the storage: written by its worker's
+    heartbeat thread, after the trial starts. A trial without one is never seen as stale, so
+    a signal sent before it would leave the trial running for good. Polled, not slept: a
+    loaded machine may take longer than any fixed pause."""
+    from sqlalchemy import text
+
+    engine = open_storage(storage).engine
+    wanted = {t._trial_id for t in trials}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT trial_id FROM trial_heartbeats"))
+            if wanted <= {row[0] for row in rows}:
+                return
+        time.sleep(0.02)
+    pytest.fail(f"trials {sorted(t.number for t in trials)} never sent a heartbeat")
+
+
 def kill_one_worker_mid_trial(
     storage: str, study_name: str, cwd: Path, count: int, trials: int
 ) -> None:
@@ -52,7 +71,7 @@ def kill_one_worker_mid_trial(
         time.sleep(0.05)
     else:
         pytest.fail(f"the {count} workers never ran trials at the same time")
-    time.sleep(0.2)  # the first heartbeat is written by that thread: let it land
+    wait_for_heartbeats(storage, [trials_now[n] for n in training])
     workers[0].send_signal(signal.SIGKILL)
     workers[0].wait()
     for worker in workers[1:]:

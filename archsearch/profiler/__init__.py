@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 import torch
@@ -36,6 +35,7 @@ from .latency import (
     LatencyPreset,
     LatencyResult,
     measure_latency,
+    parse_batches,
     parse_latency_backends,
     resolve_device,
     time_by_kind,
@@ -180,49 +180,6 @@ def parse_input_shape(text: str) -> tuple[int, int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-def profile_network(
-    *,
-    model: str | None = None,
-    arch: str | None = None,
-    space: str | None = None,
-    seed: int = 0,
-    input_shape: str = "1x3x224x224",
-    batch: int | Sequence[int] | None = None,
-    classes: int | None = None,
-    **options: Any,
-) -> tuple[str, Architecture, ProfileResult]:
-    """Profile exactly one of: a zoo network (``model``), an architecture JSON file
-    (``arch``), or an architecture sampled from a space (``space`` with ``seed``). ``classes``
-    defaults to 1000 for a zoo network (ImageNet's), else 10. Returns the network's name, its
-    architecture and the profile (``options``: those of :func:`profile_model`). ``batch``
-    replaces the input's N; several batches are a latency sweep (the static profile at the
-    first)."""
-    from .. import zoo
-    from ..architecture import load_architecture
-    from ..errors import ArchsearchError
-    from ..space import load_space
-
-    if sum(s is not None for s in (model, arch, space)) != 1:
-        raise ArchsearchError("give exactly one of --model, --arch or --space")
-    shape = parse_input_shape(input_shape)
-    batches = [batch] if isinstance(batch, int) else list(batch or [])
-    if batches:
-        shape = (batches[0], *shape[1:])
-        if len(batches) > 1:
-            options["batches"] = batches
-    if model is not None:
-        name, architecture = model, zoo.get(model)
-    elif arch is not None:
-        name, architecture = arch, load_architecture(arch)
-    else:
-        assert space is not None
-        name = f"{space} seed {seed}"
-        architecture = load_space(space).sample(1, seed=seed, input_size=(shape[2], shape[3]))[0]
-    num_classes = classes or (1000 if model is not None else 10)
-    result = profile_model(architecture, shape, num_classes=num_classes, **options)
-    return name, architecture, result
-
-
 __all__ = [
     "DTYPES",
     "ELEMENTWISE_KINDS",
@@ -242,10 +199,10 @@ __all__ = [
     "Thresholds",
     "architecture_costs",
     "measure_latency",
+    "parse_batches",
     "parse_input_shape",
     "parse_latency_backends",
     "profile_model",
-    "profile_network",
     "resolve_device",
     "static_costs",
     "time_by_kind",

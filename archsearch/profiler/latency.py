@@ -237,15 +237,31 @@ def measure_latency(
 
 
 def parse_latency_backends(text: str) -> tuple[LatencyBackend, ...]:
-    """``torch,onnxruntime`` → the backends, each checked (the ``--latency-backend`` flag)."""
-    from ..errors import ConfigError
+    """``torch,onnxruntime`` → the backends, each checked (the ``latency_backend`` option)."""
+    from ..errors import ConfigError, choice
 
-    backends = tuple(b.strip() for b in text.split(",") if b.strip())
-    for backend in backends:
+    backends = []
+    for backend in (b.strip() for b in text.split(",") if b.strip()):
         if backend not in LATENCY_BACKENDS:
             known = ", ".join(LATENCY_BACKENDS)
             raise ConfigError("latency_backend", f"'{backend}' is not one of {known}")
-    return backends  # type: ignore[return-value]
+        backends.append(choice("latency_backend", backend, LATENCY_BACKENDS))
+    return tuple(backends)
+
+
+def parse_batches(text: str | None) -> list[int] | None:
+    """``1,8,32`` → batch sizes (the ``batch`` option; several: a latency sweep)."""
+    from ..errors import ConfigError
+
+    if not text:
+        return None
+    try:
+        batches = [int(b) for b in text.split(",")]
+    except ValueError:
+        batches = [0]
+    if min(batches) < 1:
+        raise ConfigError("batch", f"'{text}': expected batch sizes >= 1, e.g. 1,8,32")
+    return batches
 
 
 def _error(message: str) -> Exception:

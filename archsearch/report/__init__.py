@@ -196,55 +196,6 @@ def one_shot_section(infos: list[OneShotInfo]) -> str:
     return '<section id="one-shot"><h2>One-shot estimates</h2>' + "".join(parts) + "</section>"
 
 
-def get_bench_curves(
-    runs: list[Any],
-) -> list[tuple[str, list[float], list[float], list[float]]]:
-    """Per searcher of a benchmark (:class:`~archsearch.runs.bench.RunMetrics` rows): the
-    anytime hypervolume curve's times, mean and std over seeds."""
-    import numpy as np
-
-    curves = []
-    for label in dict.fromkeys(r.label for r in runs):
-        mine = np.array([r.curve_hv for r in runs if r.label == label])
-        times = next(r.curve_t for r in runs if r.label == label)
-        curves.append((label, list(times), mine.mean(axis=0).tolist(), mine.std(axis=0).tolist()))
-    return curves
-
-
-def write_bench_report(result: Any, path: str | Path) -> Path:
-    """The page of ``archsearch bench search``: the summary table, hypervolume against time,
-    and the fronts of every searcher's first seed overlaid (the run report's own plot)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from ..runs.resume import open_storage
-
-    first_seed = result.config.seeds[0]
-    studies = [
-        optuna.load_study(study_name=r.study, storage=open_storage(r.storage))
-        for r in result.runs
-        if r.seed == first_seed
-    ]
-    fronts = [i for s in studies if (i := get_pareto_info(s, result.scale.cost)) is not None]
-    sections = [
-        '<section id="summary"><h2>Searchers at equal wall time</h2>'
-        f'<p class="muted">{_html.esc(result.machine)}</p>'
-        + _html.table(result.rows, "bench-table")
-        + "</section>",
-        '<section id="anytime"><h2>Hypervolume over time</h2>'
-        + _html.figure_div(_plots.hypervolume_figure(get_bench_curves(result.runs)), "anytime")
-        + "</section>",
-    ]
-    if fronts:
-        sections.append(
-            f'<section id="fronts"><h2>Fronts (seed {first_seed})</h2>'
-            + _html.figure_div(_plots.pareto_figure(fronts), "bench-fronts")
-            + "</section>"
-        )
-    title = "archsearch bench search: " + " vs ".join(dict.fromkeys(r.label for r in result.runs))
-    path.write_text(_html.page(title, "".join(sections)), encoding="utf-8")
-    return path
-
-
 def write_trials_table(rows: list[dict[str, Any]], path: Path, parquet: bool = False) -> None:
     """Trial rows (:func:`~archsearch.study.trial_row`) as CSV, with the units in the cost
     columns' names; with ``parquet``, also as Parquet beside it where pyarrow is installed."""
@@ -264,7 +215,6 @@ def write_trials_table(rows: list[dict[str, Any]], path: Path, parquet: bool = F
 __all__ = [
     "ProxyInfo",
     "RunInfo",
-    "get_bench_curves",
     "get_one_shot_info",
     "get_proxy_info",
     "get_proxy_rows",
@@ -272,7 +222,6 @@ __all__ = [
     "get_trial_rows",
     "one_shot_section",
     "proxy_section",
-    "write_bench_report",
     "write_report",
     "write_trials_table",
 ]

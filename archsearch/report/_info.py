@@ -29,6 +29,7 @@ from ..study import (
     objective_names,
     pareto_trials,
     record_of,
+    run_record,
     stale_trials,
     status_counts,
     status_of,
@@ -132,7 +133,8 @@ class RankInfo:
 
 
 def get_run_info(study: optuna.Study) -> RunInfo:
-    config = study.user_attrs.get("config", {})
+    run = run_record(study)
+    config = run.options
     counts = status_counts(study)
     names = objective_names(study)
     done = completed(study)
@@ -148,11 +150,11 @@ def get_run_info(study: optuna.Study) -> RunInfo:
         name=study.study_name,
         space=str(config.get("space", "")),
         searcher=str(config.get("searcher", "")),
-        dataset=str(study.user_attrs.get("dataset", config.get("dataset", ""))),
+        dataset=run.dataset,
         objectives=tuple(names),
         budget=budget,
-        device=str(study.user_attrs.get("device", "")),
-        torch_version=str(study.user_attrs.get("torch_version", "")),
+        device=run.device,
+        torch_version=run.torch_version,
         seconds=round(seconds, 3),
         counts=tuple(counts.items()),
         best=tuple(best),
@@ -331,9 +333,8 @@ def get_candidate_info(study: optuna.Study, trial: FrozenTrial) -> CandidateInfo
 
     arch = architecture_of(trial)
     record = record_of(trial)
-    shape = study.user_attrs.get("input_shape", [3, 32, 32])
-    classes = int(study.user_attrs.get("num_classes", 10))
-    profile = profile_model(arch, (1, *shape), num_classes=classes)
+    run = run_record(study)
+    profile = profile_model(arch, (1, *run.input_shape), num_classes=run.num_classes)
     by_block = profile.by_module(depth=3)
     layers = tuple(
         LayerRow(
@@ -384,7 +385,7 @@ def spearman(a: list[float], b: list[float]) -> float | None:
 
 def run_latency_backend(study: optuna.Study) -> str:
     """The runtime a run measured its latencies in (``torch`` for runs before the option)."""
-    return str(study.user_attrs.get("config", {}).get("latency_backend") or "torch")
+    return run_record(study).latency_backend
 
 
 def get_rank_info(
@@ -429,8 +430,8 @@ def _measure(
     from ..build import build_model
     from ..profiler import measure_latency
 
-    shape = study.user_attrs.get("input_shape", [3, 32, 32])
-    classes = int(study.user_attrs.get("num_classes", 10))
+    run = run_record(study)
+    shape, classes = run.input_shape, run.num_classes
     step = max(1, len(trials) // limit)
     out = {}
     for trial in trials[::step][:limit]:

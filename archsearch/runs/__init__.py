@@ -6,10 +6,11 @@ training a chosen one to the end (:mod:`.final`).
 
 from __future__ import annotations
 
+from ._loop import search_grid
 from .config import DEFAULT_TRIALS, RunConfig, RunProgress, RunResult
 from .final import FinalConfig, FinalResult, train_final
-from .resume import open_run, open_storage, run_folder
-from .search import run_search, search_grid
+from .resume import open_run, open_runs, open_storage, run_folder
+from .search import run_search
 from .tune import parse_hyperparameter_text, tune
 from .workers import run_worker, worker_command, worker_devices
 
@@ -21,6 +22,7 @@ __all__ = [
     "RunProgress",
     "RunResult",
     "open_run",
+    "open_runs",
     "open_storage",
     "parse_hyperparameter_text",
     "run_folder",

@@ -11,17 +11,16 @@ from typing import Any, Literal, get_args
 import optuna
 
 from ..architecture import Architecture
-from ..errors import ConfigError
+from ..errors import ConfigError, choice
 from ..profiler.latency import LATENCY_BACKENDS, LatencyBackend
 from ..proxies import check_proxy_names
 from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
 from ..searchers.oneshot.spos import OneShotSampler, Sampling, check_objectives
 from ..study import OBJECTIVES, Objective
+from .searchers import PICKING_SEARCHERS
 
+#: the keys of :data:`.searchers.SEARCHER_TABLE`
 Searcher = Literal["random", "grid", "tpe", "nsga2", "darts", "spos", "zoo"]
-#: searchers that enqueue the few networks they pick and train them in one process (no
-#: sampling per trial, no early stopping, no workers)
-PICKING_SEARCHERS = ("darts", "spos", "zoo")
 Pruner = Literal["auto", "pareto-asha", "median", "successive-halving", "hyperband", "none"]
 #: Optuna's own pruners, which rank one value: single-objective studies only
 OPTUNA_PRUNERS = ("median", "successive-halving", "hyperband")
@@ -57,6 +56,7 @@ class RunConfig:
     name: str | None = None
     runs_dir: str = "runs"
     reports_dir: str = "reports"
+    write_report: bool = True  # the HTML report at the end (the trials' CSV is always written)
     storage: str | None = None
     study: str | None = None
     # auto: pareto-asha for several objectives, median for one (DARTS: none; see `pruner_name`)
@@ -124,14 +124,14 @@ class RunConfig:
             )
         if len(set(objectives)) != len(objectives):
             raise ConfigError("objectives", "an objective is listed twice")
-        _choice("searcher", self.searcher, get_args(Searcher))
-        _choice("pruner", self.pruner, get_args(Pruner))
-        _choice("darts_mode", self.darts_mode, get_args(DartsMode))
-        _choice("darts_order", self.darts_order, get_args(DartsOrder))
-        _choice("cost", self.cost, get_args(Cost))
-        _choice("spos_sampling", self.spos_sampling, get_args(Sampling))
-        _choice("spos_sampler", self.spos_sampler, get_args(OneShotSampler))
-        _choice("latency_backend", self.latency_backend, LATENCY_BACKENDS)
+        choice("searcher", self.searcher, get_args(Searcher))
+        choice("pruner", self.pruner, get_args(Pruner))
+        choice("darts_mode", self.darts_mode, get_args(DartsMode))
+        choice("darts_order", self.darts_order, get_args(DartsOrder))
+        choice("cost", self.cost, get_args(Cost))
+        choice("spos_sampling", self.spos_sampling, get_args(Sampling))
+        choice("spos_sampler", self.spos_sampler, get_args(OneShotSampler))
+        choice("latency_backend", self.latency_backend, LATENCY_BACKENDS)
         if self.searcher == "spos":
             check_objectives(objectives, self.constraints)
         if len(objectives) > 1 and self.pruner in OPTUNA_PRUNERS:
@@ -196,11 +196,6 @@ class RunConfig:
             "max_latency_ms": self.max_latency_ms,
         }
         return {k: float(v) for k, v in limits.items() if v is not None}
-
-
-def _choice(name: str, value: str, known: tuple[str, ...]) -> None:
-    if value not in known:
-        raise ConfigError(name, f"unknown '{value}' (choose from {', '.join(known)})")
 
 
 @dataclass

@@ -23,14 +23,14 @@ from typing import Any, Literal, get_args
 
 import torch
 
-from .. import zoo
-from ..architecture import Architecture, load_architecture
+from ..architecture import Architecture
 from ..build import build_model
 from ..data import Dataset, load_dataset
-from ..errors import ArchsearchError, ConfigError
+from ..errors import ArchsearchError, ConfigError, choice
+from ..networks import pick_network
 from ..profiler import architecture_costs
 from ..space.spec import HYPERPARAMETERS
-from ..study import architecture_of, record_of
+from ..study import architecture_of, record_of, run_record
 from ..train import (
     TrainConfig,
     TrainResult,
@@ -42,6 +42,7 @@ from ..train import (
 
 Split = Literal["train+val", "train"]
 SPLITS: tuple[Split, ...] = get_args(Split)
+SPLIT_WORDING = "'{value}' is not one of {choices}"
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -72,9 +73,8 @@ class FinalConfig:
         if len(given) != 1:
             raise ConfigError("run", "give exactly one of --run, --arch or --model")
         if self.trial is not None and self.run is None:
-            raise ConfigError("trial", "needs --run")
-        if self.split not in SPLITS:
-            raise ConfigError("split", f"'{self.split}' is not one of {', '.join(SPLITS)}")
+            raise ConfigError("trial", "needs a run to take the trial from")
+        choice("split", self.split, SPLITS, SPLIT_WORDING)
         if self.epochs < 1:
             raise ConfigError("epochs", f"must be at least 1, got {self.epochs}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
@@ -116,6 +116,21 @@ class FinalResult:
     files: dict[str, str]
 
 
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` texts (the ``set`` option) → hyperparameters, each value read as YAML
+    reads a scalar (``lr=0.05`` a float, ``nesterov=false`` a bool); checked by
+    :class:`FinalConfig`."""
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("set", f"expected KEY=VALUE, got '{item}'")
+        overrides[key.strip()] = yaml.safe_load(text)
+    return overrides
+
+
 def choose(config: FinalConfig) -> Chosen:
     """The architecture and hyperparameters ``config`` names."""
     if config.run is not None:
@@ -124,7 +139,7 @@ def choose(config: FinalConfig) -> Chosen:
 
         study = open_run(config.run, config.runs_dir)
         trial = pick_trial(study, config.trial, config.objective)
-        run_config = study.user_attrs.get("config", {})
+        run_config = run_record(study).options
         return Chosen(
             architecture_of(trial),
             dict(record_of(trial).get("hyperparameters", {})),
@@ -133,13 +148,9 @@ def choose(config: FinalConfig) -> Chosen:
             config.resolution or run_config.get("resolution"),
             float(run_config.get("val_fraction", 0.2)),
         )
-    if config.arch is not None:
-        return Chosen(
-            load_architecture(config.arch), {}, config.arch, config.dataset or "digits",
-            config.resolution,
-        )  # fmt: skip
-    name = config.model or ""
-    return Chosen(zoo.get(name), {}, f"zoo {name}", config.dataset or "digits", config.resolution)
+    picked = pick_network(model=config.model, arch=config.arch)
+    source = f"zoo {picked.name}" if picked.from_zoo else picked.name
+    return Chosen(picked.architecture, {}, source, config.dataset or "digits", config.resolution)
 
 
 def final_data(chosen: Chosen, config: FinalConfig) -> Dataset:

@@ -38,6 +38,9 @@ from ..study import (
     fail_and_retry,
     heartbeat_seconds,
     mark,
+    record_device,
+    record_run,
+    run_record,
     stale_trials,
 )
 from .config import RunConfig
@@ -145,10 +148,28 @@ def open_run(
     backend = open_storage(storage)
     require_study(backend, storage, name)
     study = optuna.load_study(study_name=name, storage=backend)
-    heartbeat = study.user_attrs.get("config", {}).get("heartbeat")
+    heartbeat = run_record(study).heartbeat
     if heartbeat:  # workers' trials send heartbeats: open it as they do, to see stale ones
         study = optuna.load_study(study_name=name, storage=open_storage(storage, heartbeat))
     return study
+
+
+def open_runs(
+    runs: list[str] | None = None,
+    *,
+    storage: str | None = None,
+    studies: list[str] | None = None,
+    runs_dir: str = "runs",
+) -> list[optuna.Study]:
+    """Several stored runs (for a report): by folder or name under ``runs_dir``, or the
+    ``studies`` in ``storage``."""
+    if storage is not None:
+        if not studies:
+            raise ConfigError("study", "give the study names to open in the storage")
+        return [open_run(name, storage=storage, study_name=name) for name in studies]
+    if not runs:
+        raise ArchsearchError("give one or more run folders, or a storage URL and study names")
+    return [open_run(run, runs_dir) for run in runs]
 
 
 def run_folder(run: str, runs_dir: str = "runs") -> Path:
@@ -235,7 +256,7 @@ def mismatch(study: optuna.Study, config: RunConfig, changed: list[str]) -> Arch
 
 
 def other_space(study: optuna.Study, storage: str, given: str, remedy: str) -> ArchsearchError:
-    was = study.user_attrs.get("config", {}).get("space", "?")
+    was = run_record(study).space or "?"
     return ConfigError(
         "space",
         f"study '{study.study_name}' in {storage} was created from another search space"
@@ -284,14 +305,14 @@ def open_study(
     except ValueError as err:
         raise ConfigError("storage", f"'{storage}': {err}") from None
     fingerprint = _fingerprint(config, space_text, candidates)
-    stored = study.user_attrs.get("fingerprint")
+    stored = run_record(study).fingerprint
     # a key the stored fingerprint lacks came in after that study was made: not a change
     changed = sorted(k for k in stored or {} if stored[k] != fingerprint.get(k))
     if changed:
         raise mismatch(study, config, changed)
     if stored is None:
         _describe(study, config, fingerprint, space_text, data, grid)
-    study.set_user_attr("device", str(device))
+    record_device(study, str(device))
     resumed = 0 if shared else recover_interrupted(study)
     return OpenedRun(study, storage, shared, resumed)
 
@@ -308,9 +329,15 @@ def _describe(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(list(config.objectives))
-    study.set_user_attr("fingerprint", fingerprint)
-    study.set_user_attr("config", {**asdict(config), "objectives": list(config.objectives)})
-    study.set_user_attr("space_yaml", space_text)
+    record_run(
+        study,
+        options={**asdict(config), "objectives": list(config.objectives)},
+        fingerprint=fingerprint,
+        space_yaml=space_text,
+        dataset=data.describe(),
+        input_shape=(data.in_channels, *data.input_size),
+        num_classes=data.num_classes,
+    )
     if grid is not None:
         # every grid point queued once: workers take queued trials atomically, so no point
         # is evaluated twice (Optuna's GridSampler alone may pick one twice when several
@@ -320,10 +347,6 @@ def _describe(
             study.enqueue_trial(
                 dict(zip(names, values, strict=True)), user_attrs={GRID_POINT: True}
             )
-    study.set_user_attr("dataset", data.describe())
-    study.set_user_attr("input_shape", [data.in_channels, *data.input_size])
-    study.set_user_attr("num_classes", data.num_classes)
-    study.set_user_attr("torch_version", torch.__version__)
 
 
 def pruner(config: RunConfig) -> optuna.pruners.BasePruner:

@@ -8,17 +8,21 @@ refuses is refused here too, with the same message.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
 from ..architecture import Architecture
-from ..errors import ConfigError, SpaceError
+from ..errors import ConfigError, SpaceError, choice
 from ..objective import Candidates
 from ..searchers import grid_size
 from ..space import Distribution, load_space, parse_hyperparameter
-from .config import RunConfig, RunProgress, RunResult
-from .search import run_search, search_grid
+from ._loop import search_grid
+from .config import Pruner, RunConfig, RunProgress, RunResult
+from .search import run_search
+
+TuneSampler = Literal["random", "grid"]
+TUNE_SAMPLERS: tuple[TuneSampler, ...] = get_args(TuneSampler)
 
 
 def parse_hyperparameter_text(name: str, text: str) -> Distribution:
@@ -48,6 +52,32 @@ def _as_space_data(name: str, text: str) -> Any:
     return scalar(text)
 
 
+def tune_config(
+    sampler: str,
+    pruner: str,
+    *,
+    label: str,
+    name: str | None = None,
+    **options: Any,
+) -> RunConfig:
+    """The run of tuning one network (``label``) with ``sampler`` (random or grid): one
+    objective, accuracy; no proxies (one network: its scores would rank nothing). ``options``
+    are other :class:`RunConfig` fields; errors name ``sampler`` where the run says searcher."""
+    try:
+        return RunConfig(
+            searcher=choice("sampler", sampler, TUNE_SAMPLERS),
+            pruner=choice("pruner", pruner, get_args(Pruner)),
+            objectives=("accuracy",),
+            name=name or f"tune-{label}-{sampler}",
+            proxies=(),
+            **options,
+        )
+    except ConfigError as error:
+        raise ConfigError(
+            "sampler" if error.field == "searcher" else error.field, error.reason
+        ) from None
+
+
 def tune(
     config: RunConfig,
     architecture: Architecture,
@@ -60,7 +90,7 @@ def tune(
     ``hyperparameters`` maps names to texts (see :func:`parse_hyperparameter_text`); without
     any, the hyperparameters section of ``config.space`` is searched.
     """
-    if config.searcher not in ("random", "grid"):
+    if config.searcher not in TUNE_SAMPLERS:
         raise ConfigError("searcher", f"'{config.searcher}': choose random or grid")
     given = {k: parse_hyperparameter_text(k, v) for k, v in hyperparameters.items()}
     searched = given or dict(load_space(config.space).hyperparameters)

@@ -22,18 +22,12 @@ from ..errors import ConfigError
 from ..objective import Candidates
 from ..searchers import Budget, OptunaSearcher, grid_size
 from ..space import space_from_text
-from ..study import OBJECTIVES, best_values, completed, judged
+from ..study import RunRecord, best_values, completed, judged, run_record
 from ..train import resolve_device
-from .config import OPTUNA_PRUNERS, PICKING_SEARCHERS, RunConfig, RunProgress
-from .resume import (
-    load_run_space,
-    open_storage,
-    open_study,
-    other_space,
-    pruner,
-    require_study,
-)
-from .search import check_input_size, run_data, search, search_grid, trial_context
+from ._loop import open_run_study, run_data, search, search_grid, set_up_run, trial_context
+from .config import OPTUNA_PRUNERS, RunConfig, RunProgress
+from .resume import load_run_space, open_storage, other_space, pruner, require_study
+from .searchers import PICKING_SEARCHERS, make_searcher
 
 #: run options that belong to one worker process (as do its device, trials, heartbeat and
 #: seed): a worker's own value wins, and it is never checked against the study's
@@ -171,11 +165,11 @@ def run_worker(
         data = _create(created)
         options = {}  # the study now holds them
     stored = optuna.load_study(study_name=study_name, storage=backend)
-    config = _stored_config(stored, storage, options)
+    record = run_record(stored)
+    config = _stored_config(stored, record, storage, options)
     config = replace(config, **own, device=device or config.device, heartbeat=heartbeat)
-    space = space_from_text(
-        stored.user_attrs["space_yaml"], f"{study_name} (stored space)", check=False
-    )
+    assert record.space_yaml is not None  # checked by _stored_config
+    space = space_from_text(record.space_yaml, f"{study_name} (stored space)", check=False)
     candidates = Candidates(space=space, epochs=config.epochs)
     grid = search_grid(candidates) if config.searcher == "grid" else None
     searcher = OptunaSearcher(
@@ -184,7 +178,7 @@ def run_worker(
     study = optuna.load_study(
         study_name=study_name,
         storage=backend,
-        sampler=searcher.create_sampler([]),
+        sampler=searcher.create_sampler(),
         pruner=pruner(config),
     )
     if data is None:
@@ -201,33 +195,22 @@ def run_worker(
 def _create(config: RunConfig) -> Dataset:
     """Make the run's study as ``archsearch run`` would (a worker given the run's options);
     returns the data set, loaded for it."""
-    if config.searcher in ("darts", "spos"):
+    if config.searcher in PICKING_SEARCHERS:
         raise ConfigError(
             "searcher", f"'{config.searcher}' runs in one process: start it with a run"
         )
-    space, space_text = load_run_space(config.space)
-    candidates = Candidates(space=space, epochs=config.epochs)
-    data = run_data(config)
-    check_input_size(candidates, data, config.seed)
-    grid = search_grid(candidates) if config.searcher == "grid" else None
-    searcher = OptunaSearcher(config.searcher, seed=config.seed, grid=grid)
-    open_study(
-        config,
-        candidates=candidates,
-        space_text=space_text,
-        data=data,
-        sampler=searcher.create_sampler([OBJECTIVES[o] for o in config.objectives]),
-        device=resolve_device(config.device),
-        grid=grid,
-    )
-    return data
+    setup = set_up_run(config)
+    device = resolve_device(config.device)
+    open_run_study(config, setup, make_searcher(config, setup, device, RunProgress()), device)
+    return setup.data
 
 
-def _stored_config(study: optuna.Study, storage: str, options: dict[str, Any]) -> RunConfig:
+def _stored_config(
+    study: optuna.Study, record: RunRecord, storage: str, options: dict[str, Any]
+) -> RunConfig:
     """The run's options as stored in ``study``, checked against those a worker was given."""
-    stored = study.user_attrs.get("config")
-    space_yaml = study.user_attrs.get("space_yaml")
-    if not stored or not space_yaml or study.user_attrs.get("fingerprint", {}).get("architecture"):
+    stored, space_yaml = record.options, record.space_yaml
+    if not record.made_by_run or (record.fingerprint or {}).get("architecture"):
         raise ConfigError(
             "study",
             f"'{study.study_name}' was not created by `archsearch run` with a space:"

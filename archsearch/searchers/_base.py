@@ -36,8 +36,13 @@ class BaseSearcher(abc.ABC):
     name: str = ""
 
     @abc.abstractmethod
-    def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
+    def create_sampler(self) -> optuna.samplers.BaseSampler:
         """The Optuna sampler this searcher proposes candidates with."""
+
+    def planned_trials(self, requested: int) -> int:
+        """The trials this searcher's run judges, given the ``requested`` budget: the budget
+        itself, or the few networks a picking searcher picks."""
+        return requested
 
     @abc.abstractmethod
     def search(
@@ -73,7 +78,7 @@ class PickingSearcher(BaseSearcher):
 
     seed: int = 0
 
-    def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
+    def create_sampler(self) -> optuna.samplers.BaseSampler:
         return optuna.samplers.RandomSampler(seed=self.seed)
 
     def train_queued(

@@ -44,7 +44,7 @@ class OptunaSearcher(BaseSearcher):
         self.grid = grid
         self.population_size = population_size
 
-    def create_sampler(self, study_directions: Sequence[str]) -> optuna.samplers.BaseSampler:
+    def create_sampler(self) -> optuna.samplers.BaseSampler:
         """Constraints reach the constraint-aware samplers (TPE, NSGA-II) through
         ``trial.set_constraint``, recorded before a candidate is trained."""
         with warnings.catch_warnings():

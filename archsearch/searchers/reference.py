@@ -47,6 +47,9 @@ class ReferenceSearcher(PickingSearcher):
         self.networks = tuple(networks)
         self.seed = seed
 
+    def planned_trials(self, requested: int) -> int:
+        return len(self.networks)
+
     def search(
         self,
         study: optuna.Study,

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 import archsearch
 from archsearch import build_model, zoo
+from archsearch.bench.guidelines import guideline_networks, run_guideline_benchmarks
 from archsearch.cli import app
 from archsearch.profiler import measure_latency, profile_model
-from archsearch.profiler.bench import guideline_networks, run_guideline_benchmarks
 from archsearch.profiler.counter import count
 
 runner = CliRunner()

@@ -30,26 +30,28 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import optuna
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...checkpoint import load_checkpoint, save_checkpoint, signature
+from ...checkpoint import signature
 from ...data import Dataset
 from ...errors import ArchsearchError
 from ...profiler.latency import LatencyBackend
 from ...space import SearchSpace, default_hyperparameters
 from ...study import QUEUED_ARCHITECTURE, completed
 from ...train import (
+    EpochCheckpoint,
+    EpochPlan,
+    StepInfo,
     forward_loss,
     memory_format_for,
     optimizer_step,
-    schedule,
+    run_epochs,
     seed_everything,
-    training_batch,
 )
 from .._base import Budget, PickingSearcher, TrialCallback
 from .costs import latency_table, op_costs
@@ -161,11 +163,11 @@ class DartsSearch:
         seed_everything(config.seed)
         generator = torch.Generator(device=device).manual_seed(config.seed)
         started = time.perf_counter()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        model = Supernet(self.plan, partial_channels=config.partial_channels).to(device)
-        if device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        memory_format = memory_format_for(device)
+        model = Supernet(self.plan, partial_channels=config.partial_channels).to(
+            device=device, memory_format=memory_format
+        )
         costs = (
             op_costs(self.plan, config.cost, device, config.latency_backend)
             if config.cost_weight
@@ -184,143 +186,136 @@ class DartsSearch:
             betas=(config.arch_beta1, 0.999),
             weight_decay=config.arch_weight_decay,
         )
-        x_train, y_train = data.x_train.to(device), data.y_train.to(device)
         x_val, y_val = data.x_val.to(device), data.y_val.to(device)
-        batch = min(config.batch_size, len(y_train), len(y_val))
+        batch = min(config.batch_size, len(data.y_train), len(y_val))
         arch_batch = min(config.arch_batch_size or batch, len(y_val))
-        steps = max(1, len(y_train) // batch)
-        total = steps * config.epochs
         skippable = sum(1 for p in self.plan.positions if p.ops[-1].block == SKIP)
         max_skip = config.max_skip if config.max_skip is not None else max(1, skippable // 3)
         result = DartsResult(self.plan, [])
         cuda = device.type == "cuda"
-        memory_format = memory_format_for(device)
-        weight_lrs = [config.weight_lr] * len(w_opt.param_groups)
-        step = images = start_epoch = 0
         digest = signature(
             plan=repr(self.plan),
             config=repr(config),
-            data=[data.name, len(y_train), list(x_train.shape[1:])],
+            data=[data.name, len(data.y_train), list(data.x_train.shape[1:])],
+            format=2,  # the epoch loop's checkpoints (those of before are not resumed)
         )
-        state = load_checkpoint(self.checkpoint, digest, device)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            w_opt.load_state_dict(state["w_opt"])
-            a_opt.load_state_dict(state["a_opt"])
-            torch.set_rng_state(state["torch_rng"])
-            generator.set_state(state["generator"].to(generator.device))
-            step, images, start_epoch = state["step"], state["images"], state["epoch"]
-            result.history, result.entropy = state["history"], state["entropy"]
-            result.skips = state["skips"]
-            result.probabilities = result.history[-1]
-            result.resumed_from = start_epoch
-        for epoch in range(start_epoch, config.epochs):
-            model.train()
-            order = torch.randperm(len(y_train), device=device, generator=generator)
-            for i in range(steps):
-                progress = step / max(1, total - 1)
-                tau = (
-                    config.tau_start * (config.tau_end / config.tau_start) ** progress
-                    if config.mode == "gumbel"
-                    else 1.0
-                )
 
-                def path(x: torch.Tensor, tau: float = tau) -> torch.Tensor:
-                    return model(x, config.mode, tau)
+        def step(xt: torch.Tensor, yt: torch.Tensor, at: StepInfo) -> tuple[torch.Tensor, int]:
+            progress = at.step / max(1, at.total - 1)
+            tau = (
+                config.tau_start * (config.tau_end / config.tau_start) ** progress
+                if config.mode == "gumbel"
+                else 1.0
+            )
 
-                schedule(w_opt, weight_lrs, step, total, 0)
+            def path(x: torch.Tensor) -> torch.Tensor:
+                return model(x, config.mode, tau)
+
+            def penalty() -> torch.Tensor:
+                """The α loss's extra terms: the expected cost, and β-DARTS's decay."""
+                total = torch.zeros((), device=device)
+                if cost_tensors:
+                    expected = sum(
+                        (p * c).sum()
+                        for p, c in zip(model.probabilities(), cost_tensors, strict=True)
+                    )
+                    total = total + config.cost_weight * expected / scale
+                if config.beta_weight:
+                    total = total + config.beta_weight * progress * beta_decay(model)
+                return total
+
+            # DARTS-: the auxiliary skip's weight decays linearly to zero
+            model.aux_weight = config.aux_skip * (1 - progress)
+            images = len(yt)
+            if at.epoch >= config.warmup_epochs:  # α step on a validation batch
                 val_idx = torch.randint(
                     0, len(y_val), (arch_batch,), device=device, generator=generator
                 )
-                xv, yv = x_val[val_idx], y_val[val_idx]
-                idx = order[i * batch : (i + 1) * batch]
-                xt = training_batch(x_train, idx, "auto", data.natural, generator, memory_format)
-                xv = xv.contiguous(memory_format=memory_format)
-                yt = y_train[idx]
+                xv = x_val[val_idx].contiguous(memory_format=memory_format)
+                yv = y_val[val_idx]
+                a_opt.zero_grad(set_to_none=True)
+                if config.order == "second":
+                    self._unrolled_arch_grad(model, weights, xt, yt, xv, yv, tau, w_opt)
+                    if cost_tensors or config.beta_weight:
+                        penalty().backward()
+                else:
+                    (forward_loss(path, xv, yv, cuda) + penalty()).backward()
+                a_opt.step()
+                images += len(yv)
+            # w step on the training batch
+            loss = forward_loss(path, xt, yt, cuda)
+            optimizer_step(w_opt, loss, clip=(weights, 5.0))
+            return loss.detach(), images
 
-                def penalty(progress: float = progress) -> torch.Tensor:
-                    """The α loss's extra terms: the expected cost, and β-DARTS's decay."""
-                    total = torch.zeros((), device=device)
-                    if cost_tensors:
-                        expected = sum(
-                            (p * c).sum()
-                            for p, c in zip(model.probabilities(), cost_tensors, strict=True)
-                        )
-                        total = total + config.cost_weight * expected / scale
-                    if config.beta_weight:
-                        total = total + config.beta_weight * progress * beta_decay(model)
-                    return total
-
-                # DARTS-: the auxiliary skip's weight decays linearly to zero
-                model.aux_weight = config.aux_skip * (1 - progress)
-
-                # α step on the validation split
-                if epoch >= config.warmup_epochs:
-                    a_opt.zero_grad(set_to_none=True)
-                    if config.order == "second":
-                        self._unrolled_arch_grad(model, weights, xt, yt, xv, yv, tau, w_opt)
-                        if cost_tensors or config.beta_weight:
-                            penalty().backward()
-                    else:
-                        (forward_loss(path, xv, yv, cuda) + penalty()).backward()
-                    a_opt.step()
-                # w step on the training split
-                loss = forward_loss(path, xt, yt, cuda)
-                if not torch.isfinite(loss):
-                    raise ArchsearchError(f"DARTS: the supernet's loss became {loss.item()}")
-                optimizer_step(w_opt, loss, clip=(weights, 5.0))
-                step += 1
-                images += len(yt) + (len(yv) if epoch >= config.warmup_epochs else 0)
+        def measure(epoch: int, loss: float, order: torch.Tensor) -> None:
             with torch.no_grad():
                 probabilities = model.probabilities()
             result.history.append([[round(float(v), 6) for v in p] for p in probabilities])
             result.entropy.append(round(_entropy(probabilities), 6))
-            skips = sum(
-                1
-                for position, p in zip(self.plan.positions, probabilities, strict=True)
-                if position.ops[int(p.argmax())].block == SKIP
-            )
-            result.skips.append(skips)
-            result.probabilities = result.history[-1]
-            if self.checkpoint is not None:
-                save_checkpoint(
-                    self.checkpoint,
-                    digest,
-                    {
-                        "epoch": epoch + 1,
-                        "step": step,
-                        "images": images,
-                        "model": model.state_dict(),
-                        "w_opt": w_opt.state_dict(),
-                        "a_opt": a_opt.state_dict(),
-                        "torch_rng": torch.get_rng_state(),
-                        "generator": generator.get_state(),
-                        "history": result.history,
-                        "entropy": result.entropy,
-                        "skips": result.skips,
-                    },
+            result.skips.append(
+                sum(
+                    1
+                    for position, p in zip(self.plan.positions, probabilities, strict=True)
+                    if position.ops[int(p.argmax())].block == SKIP
                 )
+            )
+            result.probabilities = result.history[-1]
+
+        def after_epoch(epoch: int, loss: float) -> str | None:
             if self.on_epoch is not None:
                 self.on_epoch(epoch, result)
-            if skips > max_skip:
-                result.stopped = (
-                    f"collapse guard (DARTS+): {skips} of {skippable} skippable"
-                    f" positions chose skip after epoch {epoch + 1}, more than"
-                    f" {max_skip}"
-                )
-                break
-            elapsed = time.perf_counter() - started
-            if self.timeout is not None and elapsed >= self.timeout and epoch + 1 < config.epochs:
-                result.stopped = (
-                    f"wall-time budget: stopped after search epoch {epoch + 1} of"
-                    f" {config.epochs} ({elapsed:.0f} s of {self.timeout:g} s)"
-                )
-                break
+            skips = result.skips[-1]
+            if skips <= max_skip:
+                return None
+            return (
+                f"collapse guard (DARTS+): {skips} of {skippable} skippable"
+                f" positions chose skip after epoch {epoch + 1}, more than {max_skip}"
+            )
+
+        def state() -> dict[str, Any]:
+            return {
+                "model": model.state_dict(),
+                "a_opt": a_opt.state_dict(),
+                "history": result.history,
+                "entropy": result.entropy,
+                "skips": result.skips,
+            }
+
+        def restore(state: dict[str, Any]) -> None:
+            model.load_state_dict(state["model"])
+            a_opt.load_state_dict(state["a_opt"])
+            result.history, result.entropy = state["history"], state["entropy"]
+            result.skips = state["skips"]
+            result.probabilities = result.history[-1]
+            result.resumed_from = int(state["epoch"])
+
+        loop = run_epochs(
+            step,
+            EpochPlan(config.epochs, batch, schedule="cosine", augmentation="auto"),
+            x=data.x_train.to(device),
+            y=data.y_train.to(device),
+            natural=data.natural,
+            optimizer=w_opt,
+            generator=generator,
+            model=model,
+            measure=measure,
+            after_epoch=after_epoch,
+            checkpoint=None
+            if self.checkpoint is None
+            else EpochCheckpoint(self.checkpoint, digest, state, restore),
+            deadline=deadline,
+            failure=lambda loss, _: ArchsearchError(f"DARTS: the supernet's loss became {loss}"),
+        )
         result.seconds = time.perf_counter() - started
-        result.images_per_s = images / max(result.seconds, 1e-9)
+        result.stopped = loop.stopped or ""
+        if loop.out_of_time:
+            result.stopped = (
+                f"wall-time budget: stopped after search epoch {loop.epochs} of"
+                f" {config.epochs} ({result.seconds:.0f} s of {self.timeout:g} s)"
+            )
+        result.images_per_s = loop.images / max(result.seconds, 1e-9)
         result.costs = costs
-        if cuda:
-            result.peak_memory_bytes = int(torch.cuda.max_memory_allocated(device))
+        result.peak_memory_bytes = loop.peak_memory_bytes
         return result
 
     def _unrolled_arch_grad(
@@ -398,6 +393,9 @@ class DartsSearcher(PickingSearcher):
         self.run_dir = run_dir  # where the supernet's checkpoint is kept
         self.seed = config.seed
         self.result: DartsResult | None = None
+
+    def planned_trials(self, requested: int) -> int:
+        return 1 + self.config.derive_top
 
     def search(
         self,

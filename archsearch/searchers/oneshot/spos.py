@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -37,38 +37,40 @@ import optuna
 import torch
 import torch.nn.functional as F
 
-from ...architecture import Architecture
-from ...checkpoint import load_checkpoint, save_checkpoint, signature
+from ...checkpoint import signature
 from ...data import Dataset
 from ...errors import ArchsearchError
 from ...profiler import architecture_costs
 from ...space import SearchSpace, default_hyperparameters
 from ...study import ONE_SHOT_ATTR, QUEUED_ARCHITECTURE, completed
 from ...train import (
+    EpochCheckpoint,
+    EpochPlan,
+    StepInfo,
     TrainConfig,
     evaluate,
     initialize_weights,
     make_optimizer,
     memory_format_for,
     recalibrate_batch_norm,
-    schedule,
+    run_epochs,
     seed_everything,
-    training_batch,
 )
 from .._base import Budget, PickingSearcher, TrialCallback
 from ..pruners import nsga_order
-from .costs import op_costs
+from .paths import (
+    DISTILLING,
+    PATH_SAMPLERS,
+    Sampling,
+    sample_network,
+)
 from .plan import (
-    PathSuggester,
-    SupernetChooser,
     SupernetPath,
     SupernetPlan,
-    path_of,
     plan_supernet,
 )
 from .supernet import CHECKPOINT, PathNetwork, Supernet
 
-Sampling = Literal["uniform", "fair", "sandwich"]
 OneShotSampler = Literal["nsga2", "tpe", "random"]
 #: the costs a one-shot search can rank by: static, known without training or measuring
 ONE_SHOT_COSTS = {"params": "params", "flops": "flops", "mac": "mac"}
@@ -110,109 +112,6 @@ class SupernetTraining:
         return {k: v for k, v in asdict(self).items() if k != "op_counts"}
 
 
-# --- path sampling during training --------------------------------------------------------
-class RandomSuggester:
-    """A :class:`~archsearch.space.distributions.Suggester` drawing every value uniformly
-    (log-uniformly for a log range) from ``generator``: the space walk as a random sampler,
-    cheaper than an Optuna trial for the thousands of paths of a supernet's training."""
-
-    def __init__(self, generator: random.Random) -> None:
-        self.generator = generator
-
-    def suggest_categorical(self, name: str, choices: Any) -> Any:
-        return self.generator.choice(list(choices))
-
-    def suggest_int(
-        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
-    ) -> int:
-        return self.generator.randrange(low, high + 1, step)
-
-    def suggest_float(
-        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
-    ) -> float:
-        if log:
-            return math.exp(self.generator.uniform(math.log(low), math.log(high)))
-        return self.generator.uniform(low, high)
-
-
-def uniform_paths(
-    space: SearchSpace, plan: SupernetPlan, generator: random.Random
-) -> Iterator[list[SupernetPath]]:
-    """SPOS: each step one network of the space drawn uniformly by the space's own walk
-    (each choice of the space file equally likely: block type, options, depth, widths), so a
-    stage whose blocks share a type in the space shares it in training too. Networks the
-    supernet cannot run (rare: an op valid only at a narrower width) are drawn again."""
-    suggester = RandomSuggester(generator)
-    while True:
-        try:
-            yield [sample_network(space, plan, suggester, plan.input_size)[1]]
-        except ArchsearchError:
-            continue
-
-
-def fair_paths(
-    space: SearchSpace, plan: SupernetPlan, generator: random.Random
-) -> Iterator[list[SupernetPath]]:
-    """FairNAS's strict fairness: each step m paths (m: the most ops at any position) in
-    which every position runs each of its ops once — a position with fewer ops repeats a
-    shuffled round of them; widths drawn uniformly. Positions choose independently, so
-    these paths may mix block types inside a stage where the space's networks do not."""
-    m = max((len(p.ops) for p in plan.positions), default=1)
-    while True:
-        columns = []
-        for position in plan.positions:
-            order: list[int] = []
-            while len(order) < m:
-                round_ = list(range(len(position.ops)))
-                generator.shuffle(round_)
-                order += round_
-            columns.append(order[:m])
-        paths = []
-        for k in range(m):
-            widths, stem = _random_widths(plan, generator)
-            paths.append(SupernetPath(tuple(c[k] for c in columns), widths, stem))
-        yield paths
-
-
-def _random_widths(plan: SupernetPlan, generator: random.Random) -> tuple[tuple[int, ...], int]:
-    stage_widths: dict[int, int] = {}
-    for position in plan.positions:
-        if position.stage not in stage_widths:
-            stage_widths[position.stage] = generator.choice(position.widths)
-    widths = tuple(stage_widths[p.stage] for p in plan.positions)
-    return widths, generator.choice(plan.stem_widths or (plan.stem_channels,))
-
-
-def sandwich_paths(
-    space: SearchSpace, plan: SupernetPlan, generator: random.Random
-) -> Iterator[list[SupernetPath]]:
-    """BigNAS's sandwich rule (Yu et al., ECCV 2020): each step the largest network (the op
-    of most flops at every position, every width at the supernet's), the smallest (the
-    cheapest op, skip where the space allows one, at the narrowest widths) and two drawn by
-    the space's walk. :func:`train_supernet` trains the largest on the labels and the other
-    three on its predictions (in-place distillation), so every path learns one function."""
-    flops = op_costs(plan, "flops", torch.device("cpu"))
-    largest = plan.full_path([max(range(len(row)), key=row.__getitem__) for row in flops])
-    smallest = SupernetPath(
-        tuple(min(range(len(row)), key=row.__getitem__) for row in flops),
-        tuple(min(p.widths) for p in plan.positions),
-        min(plan.stem_widths or (plan.stem_channels,)),
-    )
-    walk = uniform_paths(space, plan, generator)
-    while True:
-        yield [largest, smallest, next(walk)[0], next(walk)[0]]
-
-
-PathSampler = Callable[[SearchSpace, SupernetPlan, random.Random], Iterator[list[SupernetPath]]]
-PATH_SAMPLERS: dict[str, PathSampler] = {
-    "uniform": uniform_paths,
-    "fair": fair_paths,
-    "sandwich": sandwich_paths,
-}
-#: samplers whose first path of a step teaches the others (in-place distillation)
-DISTILLING: tuple[Sampling, ...] = ("sandwich",)
-
-
 # --- 1. supernet training ------------------------------------------------------------------
 def supernet_hyperparameters(space: SearchSpace) -> dict[str, Any]:
     """The training hyperparameters of the supernet and of the retrained networks: the
@@ -232,7 +131,8 @@ def train_supernet(
     deadline: float | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> tuple[Supernet, SupernetTraining]:
-    """Train ``plan``'s supernet, one sampled path per step (:data:`PATH_SAMPLERS`).
+    """Train ``plan``'s supernet, one sampled path per step (:data:`PATH_SAMPLERS`), in the
+    trainer's epoch loop (:func:`~archsearch.train.run_epochs`).
 
     ``checkpoint``: a file written after every epoch (weights, optimiser, random states,
     epoch) and read first, so a killed search continues from its last finished epoch (with
@@ -244,18 +144,12 @@ def train_supernet(
     )
     seed_everything(config.seed)
     cuda = device.type == "cuda"
-    memory_format = memory_format_for(device)
     model = Supernet(plan, entangled=True)
     initialize_weights(model, train_config.init)
-    model = model.to(device=device, memory_format=memory_format)
+    model = model.to(device=device, memory_format=memory_format_for(device))
     optimizer = make_optimizer(model, train_config)
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
     torch_generator = torch.Generator(device=device).manual_seed(config.seed)
     path_generator = random.Random(config.seed)
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    batch = min(train_config.batch_size, len(y_train))
-    steps = max(1, len(y_train) // batch)
-    total, warmup = steps * config.epochs, steps * train_config.warmup_epochs
     result = SupernetTraining(op_counts=[[0] * len(p.ops) for p in plan.positions])
     # what a checkpoint must match to be resumed: the same supernet, training and data
     digest = signature(
@@ -265,91 +159,73 @@ def train_supernet(
         seed=config.seed,
         hyperparameters=sorted((k, repr(v)) for k, v in hyperparameters.items()),
         data=[data.name, len(data.y_train), list(data.x_train.shape[1:])],
+        format=2,  # the epoch loop's checkpoints (those of before are not resumed)
     )
-    start_epoch = 0
-    state = load_checkpoint(checkpoint, digest, device)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        torch_generator.set_state(state["generator"].to(torch_generator.device))
-        path_generator.setstate(state["paths"])
-        result.loss_curve = state["loss_curve"]
-        result.op_counts = state["op_counts"]
-        start_epoch = result.resumed_from = state["epoch"]
-    paths = PATH_SAMPLERS[config.sampling](space, plan, path_generator)
-    result.epochs = start_epoch
-    started = time.perf_counter()
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-    images = 0
-    for epoch in range(start_epoch, config.epochs):
-        if epoch > start_epoch and deadline is not None and time.monotonic() >= deadline:
-            result.stopped = (
-                f"wall-time budget: supernet trained {epoch} of {config.epochs} epochs"
-            )
-            break
-        model.train()
-        order = torch.randperm(len(y_train), device=device, generator=torch_generator)
+    paths = PATH_SAMPLERS[config.sampling](space, plan, path_generator)  # lazy: drawn after
+    distilling = config.sampling in DISTILLING  # a checkpoint's state is restored
+
+    def step(xb: torch.Tensor, yb: torch.Tensor, _: StepInfo) -> tuple[torch.Tensor, int]:
+        group_paths = next(paths)
+        optimizer.zero_grad(set_to_none=True)
+        teacher: torch.Tensor | None = None
         running = torch.zeros((), device=device)
-        for i in range(steps):
-            step = epoch * steps + i
-            schedule(optimizer, base_lrs, step, total, warmup, train_config.schedule)
-            idx = order[i * batch : (i + 1) * batch]
-            xb = training_batch(
-                x_train,
-                idx,
-                train_config.augmentation,
-                data.natural,
-                torch_generator,
-                memory_format,
-            )
-            group_paths = next(paths)
-            optimizer.zero_grad(set_to_none=True)
-            teacher: torch.Tensor | None = None
-            for k, path in enumerate(group_paths):  # the paths' gradients add up to one step
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                    logits = model.forward_path(xb, path).float()
-                if teacher is None:
-                    loss = F.cross_entropy(
-                        logits, y_train[idx], label_smoothing=train_config.label_smoothing
-                    )
-                    if k == 0 and config.sampling in DISTILLING:
-                        teacher = logits.detach().softmax(1)
-                else:  # in-place distillation: the largest path's predictions as targets
-                    loss = F.cross_entropy(logits, teacher)
-                (loss / len(group_paths)).backward()
-                running += loss.detach() / len(group_paths)
-                for counts, index in zip(result.op_counts, path.choice, strict=True):
-                    counts[index] += 1
-            optimizer.step()
-            images += len(idx) * len(group_paths)
-        mean_loss = float(running / steps)
-        if not math.isfinite(mean_loss):
-            raise ArchsearchError(f"SPOS: the supernet's loss became {mean_loss}")
-        result.loss_curve.append(round(mean_loss, 6))
-        result.epochs = epoch + 1
-        if checkpoint is not None:
-            save_checkpoint(
-                checkpoint,
-                digest,
-                {
-                    "epoch": epoch + 1,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "generator": torch_generator.get_state(),
-                    "paths": path_generator.getstate(),
-                    "loss_curve": result.loss_curve,
-                    "op_counts": result.op_counts,
-                },
-            )
+        for k, path in enumerate(group_paths):  # the paths' gradients add up to one step
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                logits = model.forward_path(xb, path).float()
+            if teacher is None:
+                loss = F.cross_entropy(logits, yb, label_smoothing=train_config.label_smoothing)
+                if k == 0 and distilling:
+                    teacher = logits.detach().softmax(1)
+            else:  # in-place distillation: the largest path's predictions as targets
+                loss = F.cross_entropy(logits, teacher)
+            (loss / len(group_paths)).backward()
+            running += loss.detach() / len(group_paths)
+            for counts, index in zip(result.op_counts, path.choice, strict=True):
+                counts[index] += 1
+        optimizer.step()
+        return running, len(yb) * len(group_paths)
+
+    def state() -> dict[str, Any]:
+        return {
+            "model": model.state_dict(),
+            "paths": path_generator.getstate(),
+            "op_counts": result.op_counts,
+        }
+
+    def restore(state: dict[str, Any]) -> None:
+        model.load_state_dict(state["model"])
+        path_generator.setstate(state["paths"])
+        result.op_counts = state["op_counts"]
+
+    def after_epoch(epoch: int, loss: float) -> None:
         if on_epoch is not None:
-            on_epoch(epoch, mean_loss)
-    result.seconds = time.perf_counter() - started
-    result.images_per_s = images / max(result.seconds, 1e-9)
-    if cuda:
-        result.peak_memory_bytes = int(torch.cuda.max_memory_allocated(device))
+            on_epoch(epoch, loss)
+
+    loop = run_epochs(
+        step,
+        EpochPlan.of(train_config),
+        x=data.x_train.to(device),
+        y=data.y_train.to(device),
+        natural=data.natural,
+        optimizer=optimizer,
+        generator=torch_generator,
+        model=model,
+        after_epoch=after_epoch,
+        checkpoint=None
+        if checkpoint is None
+        else EpochCheckpoint(checkpoint, digest, state, restore),
+        deadline=deadline,
+        failure=lambda loss, _: ArchsearchError(f"SPOS: the supernet's loss became {loss}"),
+    )
+    result.loss_curve = [round(loss, 6) for loss in loop.loss_curve]
+    result.epochs, result.resumed_from = loop.epochs, loop.resumed_from
+    if loop.out_of_time:
+        result.stopped = (
+            f"wall-time budget: supernet trained {loop.epochs} of {config.epochs} epochs"
+        )
+    result.seconds = loop.seconds
+    result.images_per_s = loop.images / max(loop.seconds, 1e-9)
+    result.peak_memory_bytes = loop.peak_memory_bytes
     return model, result
 
 
@@ -388,17 +264,6 @@ class OneShotEvaluator:
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 recalibrate_batch_norm(network, self.calibration, self.batch_size, 1)
         return evaluate(network, self.x_val, self.y_val, device=self.device)
-
-
-def sample_network(
-    space: SearchSpace, plan: SupernetPlan, trial: Any, input_size: tuple[int, int]
-) -> tuple[Architecture, SupernetPath]:
-    """A network of ``space`` that the supernet runs, sampled by the space's own walk
-    (:class:`~.plan.PathSuggester`), and its path. Raises :class:`ArchsearchError` when the
-    network is outside the supernet (see :func:`~.plan.path_of`)."""
-    suggester = PathSuggester(trial, SupernetChooser(widest=True))
-    arch = space.sample_layout(suggester, input_size).architecture
-    return arch, path_of(plan, arch)
 
 
 @dataclass
@@ -546,6 +411,9 @@ class SposSearcher(PickingSearcher):
         self.seed = config.seed
         self.training: SupernetTraining | None = None
         self.one_shot: OneShotSearch | None = None
+
+    def planned_trials(self, requested: int) -> int:
+        return self.config.retrain_top
 
     def search(
         self,

@@ -1,5 +1,5 @@
 """What the command line prints: tables, the run's progress display, and results. The
-commands in :mod:`archsearch.cli` parse flags and call the library; this module shows what it
+commands of :mod:`archsearch.cli` parse flags and call the library; this module shows what it
 returns (on stdout; progress and errors go to stderr)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:  # the library is imported by the commands that use it, not by `--help`
-    from .runs import RunProgress, RunResult
+    from ..runs import RunProgress, RunResult
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -27,6 +27,33 @@ def print_rows(title: str, columns: dict[str, str], rows: list[dict[str, Any]]) 
             *(f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in columns.values())
         )
     out.print(table)
+
+
+def print_files(files: dict[str, str]) -> None:
+    """What a command wrote: one ``name: path`` line each."""
+    for name, file in files.items():
+        out.print(f"{name}: {file}")
+
+
+def with_spinner(start: Callable[[Callable[[str], None]], Any]) -> Any:
+    """``start(say)`` under a transient spinner; ``say(text)`` updates its description."""
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=err) as bar:
+        task = bar.add_task("working", total=None)
+        return start(lambda text: bar.update(task, description=text))
+
+
+def bench_with_progress(
+    start: Callable[[Callable[[str, int, int], None]], Any], total: int
+) -> Any:
+    """``start(on_progress)`` under a bar of ``total`` runs; ``on_progress(text, done, total)``
+    after each."""
+    from rich.progress import Progress
+
+    with Progress(console=err) as bar:
+        task = bar.add_task("runs", total=total)
+        return start(lambda text, done, _: bar.update(task, completed=done, description=text))
 
 
 def _progress() -> Any:
@@ -76,7 +103,7 @@ def run_with_progress(start: Callable[[RunProgress], RunResult], trials: int) ->
             bar.update(epoch_task, completed=epoch + 1)
 
         def on_trial(trial: Any, best: dict[str, float], done: int) -> None:
-            from .study import format_value, record_of, status_of
+            from ..study import format_value, record_of, status_of
 
             attrs = record_of(trial)
             status = status_of(trial)
@@ -91,7 +118,7 @@ def run_with_progress(start: Callable[[RunProgress], RunResult], trials: int) ->
             )
             bar.update(trials_task, completed=done)
 
-        from .runs import RunProgress
+        from ..runs import RunProgress
 
         progress = RunProgress(
             on_message=lambda text: bar.console.print(escape(text)),
@@ -279,7 +306,7 @@ def print_guideline_tables(tables: list[Any]) -> None:
 
 
 def print_status(info: Any) -> None:
-    from .study import format_value
+    from ..study import format_value
 
     stale = f", {info.stale} of them stale (worker silent)" if info.stale else ""
     out.print(
@@ -310,7 +337,7 @@ def print_export(result: Any) -> None:
 def final_training_with_progress(config: Any) -> None:
     """``train_final(config)`` under a progress bar (epoch, loss, accuracy, ETA), then its
     summary; Ctrl-C ends it with exit status 130 and says how to resume."""
-    from .runs import train_final
+    from ..runs import train_final
 
     with _progress() as bar:
         tasks: list[Any] = []  # the bar appears once the inputs are good

@@ -141,7 +141,7 @@ FLAGS = {field: flag for field, (_, flag, _) in RUN_OPTIONS.items()} | {"input":
 def with_run_options(names: tuple[str, ...], defaults: bool = True) -> Callable[[F], F]:
     """Add the run options ``names`` to a command's flags, passed as keyword arguments named
     after their RunConfig fields. ``defaults``: RunConfig's (else None: not given)."""
-    from .runs import RunConfig
+    from ..runs import RunConfig
 
     config_defaults = {f.name: f.default for f in fields(RunConfig)}
 

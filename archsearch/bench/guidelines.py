@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .latency import measure_latency, resolve_device
+from ..profiler.latency import measure_latency, resolve_device
 
 # The paper's GPU figures (GTX 1080, batches/s, the "x1" column), Tables 1-3, and the
 # Table 4 finding; kept to show the trend beside ours.
@@ -177,7 +177,7 @@ def run_guideline_benchmarks(
     progress: Callable[[str], None] | None = None,
 ) -> list[BenchTable]:
     """Time every variant of Tables 1–4; variants are interleaved over ``rounds``."""
-    from .counter import count
+    from ..profiler.counter import count
 
     target = resolve_device(device)
     width = base or (128 if target.type == "cuda" else 64)

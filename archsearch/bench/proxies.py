@@ -16,26 +16,22 @@ more of the accuracy than any architecture score).
 
 from __future__ import annotations
 
-import os
-import platform
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import optuna
-import pandas as pd
-import torch
 
 from ..errors import ConfigError
 from ..objective import Candidates
 from ..proxies import proxy_names
 from ..proxies.correlation import BOOTSTRAP_RESAMPLES
+from ..report import _html, get_proxy_info, get_proxy_rows, proxy_section
+from ..runs import RunConfig, RunProgress, RunResult, run_search
+from ..runs.resume import load_run_space
 from ..space import default_hyperparameters
 from ..space.distributions import Fixed
-from .bench import markdown_rows
-from .config import RunConfig, RunProgress, RunResult
-from .resume import load_run_space
-from .search import run_search
+from ._output import data_line, machine_line, markdown_table, write_outputs
 
 Hyperparameters = Literal["fixed", "sampled"]
 
@@ -84,8 +80,6 @@ def run_proxy_bench(
     config: ProxyBenchConfig, progress: RunProgress | None = None
 ) -> ProxyBenchResult:
     """Train the sampled candidates with every proxy recorded, then measure the proxies."""
-    from ..report import get_proxy_info, get_proxy_rows
-
     run_config = proxy_run_config(config)
     space, space_text = load_run_space(run_config.space)
     candidates = Candidates(space=space, epochs=run_config.epochs)
@@ -99,46 +93,29 @@ def run_proxy_bench(
     info = get_proxy_info(run.study, resamples=config.resamples)
     if info is None:
         raise ConfigError("samples", "fewer than 3 candidates trained: no correlation")
-    result = ProxyBenchResult(config, run, get_proxy_rows(info), machine=_machine())
+    result = ProxyBenchResult(config, run, get_proxy_rows(info), machine=machine_line())
     result.files = write_proxy_bench(result, run.study)
     return result
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    return (
-        f"{cpu}, {os.cpu_count()} CPU threads, {torch.get_num_threads()} torch threads;"
-        f" torch {torch.__version__}, optuna {optuna.__version__}"
-    )
-
-
 def write_proxy_bench(result: ProxyBenchResult, study: optuna.Study) -> dict[str, str]:
     """The table as markdown and CSV, and the page with a scatter per proxy."""
-    from ..report import _html, get_proxy_info, proxy_section
-
-    out = Path(result.config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(result.rows).to_csv(out / "summary.csv", index=False)
-    (out / "summary.md").write_text(markdown_table(result), encoding="utf-8")
     info = get_proxy_info(study, resamples=result.config.resamples)
-    page = out / "proxies.html"
     body = f'<p class="muted">{_html.esc(result.machine)}</p>' + (
         proxy_section([info]) if info is not None else ""
     )
-    page.write_text(_html.page("archsearch bench proxies", body), encoding="utf-8")
-    return {
-        "summary_md": str(out / "summary.md"),
-        "summary_csv": str(out / "summary.csv"),
-        "report": str(page),
-    }
+    return write_outputs(
+        result.config.out_dir,
+        {"summary": result.rows},
+        summary_markdown(result),
+        ("proxies.html", "archsearch bench proxies", body),
+    )
 
 
-def markdown_table(result: ProxyBenchResult) -> str:
+def summary_markdown(result: ProxyBenchResult) -> str:
     base = result.config.base
-    lines = [
-        f"Space `{base.space}`, data `{base.dataset}`"
-        + (f" (train limit {base.train_limit})" if base.train_limit else "")
-        + (f" (resolution {base.resolution})" if base.resolution else "")
+    header = [
+        data_line(base)
         + f", {result.config.samples} random candidates"
         + (
             " trained with the space's middle hyperparameters"
@@ -151,6 +128,5 @@ def markdown_table(result: ProxyBenchResult) -> str:
         "Spearman ρ and Kendall τ (τ-b) against validation accuracy, percentile-bootstrap"
         f" 95% intervals over {result.config.resamples} resamples; ms per candidate:"
         " median wall time of one proxy on one candidate (batch of 64).",
-        "",
     ]
-    return "\n".join([*lines, *markdown_rows(result.rows)]) + "\n"
+    return markdown_table(header, result.rows)

@@ -33,16 +33,25 @@ from typing import Any
 
 import numpy as np
 import optuna
-import pandas as pd
 import torch
 from optuna.trial import TrialState
 
 from ..errors import ConfigError
 from ..pareto import hypervolume_2d
-from ..study import OBJECTIVE_ATTRS, judged, record_of, status_of, test_accuracies
-from .config import RunConfig
-from .resume import load_run_space, open_storage
-from .search import run_data
+from ..report import _html, _plots, get_pareto_info
+from ..runs import RunConfig
+from ..runs._loop import run_data
+from ..runs.resume import load_run_space, open_storage
+from ..study import (
+    OBJECTIVE_ATTRS,
+    judged,
+    record_bench_start,
+    record_of,
+    run_record,
+    status_of,
+    test_accuracies,
+)
+from ._output import data_line, machine_line, markdown_table, write_outputs
 
 #: the static costs a benchmark can normalise (latency has no range known before measuring)
 BENCH_COSTS = ("flops", "params", "mac")
@@ -100,6 +109,27 @@ def _typed(value: str, default: Any) -> Any:
             except ValueError:
                 continue
     return value
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``0,1,2`` → the seeds of a benchmark."""
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError("seeds", f"'{text}' is not a comma-separated list") from None
+
+
+def parse_cost_budgets(text: str | None) -> tuple[float, float] | None:
+    """``50000,200000`` → the two costs of "best accuracy under" (``None``: the defaults)."""
+    if not text:
+        return None
+    try:
+        budgets = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError("cost_budgets", f"'{text}' is not a comma-separated list") from None
+    if len(budgets) != 2:
+        raise ConfigError("cost_budgets", "give two costs")
+    return budgets[0], budgets[1]
 
 
 @dataclass(frozen=True)
@@ -229,7 +259,7 @@ def _one_run(run: RunConfig, threads: int) -> tuple[str, str, float]:
     """
     import tempfile
 
-    from .search import run_search
+    from ..runs import run_search
 
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -251,7 +281,7 @@ def _one_run(run: RunConfig, threads: int) -> tuple[str, str, float]:
     started = time.time()
     result = run_search(run)
     # the clock's start, kept with the run: its figures can be measured again from the study
-    result.study.set_user_attr("bench_started", started)
+    record_bench_start(result.study, started)
     return result.storage, result.study.study_name, started
 
 
@@ -300,17 +330,12 @@ def run_bench(
 def _classes(stored: tuple[str, str, float]) -> int:
     storage, name, _ = stored
     study = optuna.load_study(study_name=name, storage=open_storage(storage))
-    return int(study.user_attrs.get("num_classes", 10))
+    return run_record(study).num_classes
 
 
 def _machine(config: BenchConfig) -> str:
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    return (
-        f"{cpu}, {os.cpu_count()} CPU threads; {config.parallel} run(s) side by side with"
-        f" {config.threads_per_run} torch thread(s) each; torch {torch.__version__},"
-        f" optuna {optuna.__version__}"
+    return machine_line(
+        f"{config.parallel} run(s) side by side with {config.threads_per_run} torch thread(s) each"
     )
 
 
@@ -446,77 +471,88 @@ def _mean_std(values: Sequence[float | None], digits: int) -> str:
 
 
 def write_bench(result: BenchResult) -> dict[str, str]:
-    """The table as markdown and CSV, every run's figures as CSV, and the HTML report."""
-    from ..report import write_bench_report
-
-    out = Path(result.config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame(result.rows)
-    table.to_csv(out / "summary.csv", index=False)
-    (out / "summary.md").write_text(markdown_table(result), encoding="utf-8")
-    per_run = pd.DataFrame(
-        [
-            {
-                "searcher": r.label,
-                "seed": r.seed,
-                "study": r.study,
-                "hypervolume": r.hypervolume,
-                "test_hypervolume": r.test_hypervolume,
-                "completed": r.completed,
-                "pruned": r.pruned,
-                "judged": r.judged,
-                "best_acc_budget_1": r.best_under[0],
-                "best_acc_budget_2": r.best_under[1],
-                "last_trial_s": round(r.wall_s, 1),
-            }
-            for r in result.runs
-        ]
+    """The table as markdown and CSV, every run's figures and curves as CSV, and the page."""
+    per_run = [
+        {
+            "searcher": r.label,
+            "seed": r.seed,
+            "study": r.study,
+            "hypervolume": r.hypervolume,
+            "test_hypervolume": r.test_hypervolume,
+            "completed": r.completed,
+            "pruned": r.pruned,
+            "judged": r.judged,
+            "best_acc_budget_1": r.best_under[0],
+            "best_acc_budget_2": r.best_under[1],
+            "last_trial_s": round(r.wall_s, 1),
+        }
+        for r in result.runs
+    ]
+    curves = [
+        {"searcher": r.label, "seed": r.seed, "seconds": t, "hypervolume": hv}
+        for r in result.runs
+        for t, hv in zip(r.curve_t, r.curve_hv, strict=True)
+    ]
+    title = "archsearch bench search: " + " vs ".join(dict.fromkeys(r.label for r in result.runs))
+    return write_outputs(
+        result.config.out_dir,
+        {"summary": result.rows, "runs": per_run, "curves": curves},
+        summary_markdown(result),
+        ("bench.html", title, bench_page(result)),
     )
-    per_run.to_csv(out / "runs.csv", index=False)
-    curves = pd.DataFrame(
-        [
-            {"searcher": r.label, "seed": r.seed, "seconds": t, "hypervolume": hv}
-            for r in result.runs
-            for t, hv in zip(r.curve_t, r.curve_hv, strict=True)
-        ]
-    )
-    curves.to_csv(out / "curves.csv", index=False)
-    report = write_bench_report(result, out / "bench.html")
-    return {
-        "summary_md": str(out / "summary.md"),
-        "summary_csv": str(out / "summary.csv"),
-        "runs_csv": str(out / "runs.csv"),
-        "curves_csv": str(out / "curves.csv"),
-        "report": str(report),
-    }
 
 
-def markdown_table(result: BenchResult) -> str:
+def summary_markdown(result: BenchResult) -> str:
     """The summary as a markdown table, with how it was run."""
     config = result.config
-    base = config.base
     b1, b2 = result.budgets
     cost = result.scale.cost
-    lines = [
-        f"Space `{base.space}`, data `{base.dataset}`"
-        + (f" (train limit {base.train_limit})" if base.train_limit else "")
-        + (f" (resolution {base.resolution})" if base.resolution else "")
+    header = [
+        data_line(config.base)
         + f", {config.budget_s:g} s per run, seeds {', '.join(map(str, config.seeds))}.",
         f"Machine: {result.machine}.",
         f"Hypervolume: reference (1, 1) on error / chance error and log {cost} normalised to"
         f" the space's range [{result.scale.low:,.0f}, {result.scale.high:,.0f}]."
         f" Budget 1: {cost} ≤ {b1:,.0f}; budget 2: {cost} ≤ {b2:,.0f}.",
-        "",
     ]
-    return "\n".join([*lines, *markdown_rows(result.rows)]) + "\n"
+    return markdown_table(header, result.rows)
 
 
-def markdown_rows(rows: list[dict[str, Any]]) -> list[str]:
-    """Rows of dicts as the lines of a markdown table (None as an empty cell)."""
-    columns = list(rows[0]) if rows else []
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append(
-            "| " + " | ".join("" if row[c] is None else str(row[c]) for c in columns) + " |"
+def bench_curves(
+    runs: list[RunMetrics],
+) -> list[tuple[str, list[float], list[float], list[float]]]:
+    """Per searcher: the anytime hypervolume curve's times, mean and std over seeds."""
+    curves = []
+    for label in dict.fromkeys(r.label for r in runs):
+        mine = np.array([r.curve_hv for r in runs if r.label == label])
+        times = next(r.curve_t for r in runs if r.label == label)
+        curves.append((label, list(times), mine.mean(axis=0).tolist(), mine.std(axis=0).tolist()))
+    return curves
+
+
+def bench_page(result: BenchResult) -> str:
+    """The page's body: the summary table, hypervolume against time, and the fronts of every
+    searcher's first seed overlaid (the run report's own plot)."""
+    first_seed = result.config.seeds[0]
+    studies = [
+        optuna.load_study(study_name=r.study, storage=open_storage(r.storage))
+        for r in result.runs
+        if r.seed == first_seed
+    ]
+    fronts = [i for s in studies if (i := get_pareto_info(s, result.scale.cost)) is not None]
+    sections = [
+        '<section id="summary"><h2>Searchers at equal wall time</h2>'
+        f'<p class="muted">{_html.esc(result.machine)}</p>'
+        + _html.table(result.rows, "bench-table")
+        + "</section>",
+        '<section id="anytime"><h2>Hypervolume over time</h2>'
+        + _html.figure_div(_plots.hypervolume_figure(bench_curves(result.runs)), "anytime")
+        + "</section>",
+    ]
+    if fronts:
+        sections.append(
+            f'<section id="fronts"><h2>Fronts (seed {first_seed})</h2>'
+            + _html.figure_div(_plots.pareto_figure(fronts), "bench-fronts")
+            + "</section>"
         )
-    return lines
+    return "".join(sections)

@@ -20,28 +20,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ..build import build_model
 from ..errors import ConfigError
 from ..profiler import architecture_costs
 from ..proxies.correlation import BOOTSTRAP_RESAMPLES, rank_correlation
+from ..report import _html
+from ..runs import RunConfig
+from ..runs._loop import run_data
+from ..runs.resume import load_run_space
 from ..searchers.oneshot import plan_supernet
+from ..searchers.oneshot.paths import RandomSuggester, sample_network
 from ..searchers.oneshot.spos import (
     CHECKPOINT,
     OneShotEvaluator,
-    RandomSuggester,
     SposConfig,
-    sample_network,
     supernet_hyperparameters,
     train_supernet,
 )
 from ..train import TrainConfig, resolve_device, seed_everything, train
-from .bench import markdown_rows
-from .config import RunConfig
-from .proxy_bench import _machine
-from .resume import load_run_space
-from .search import run_data
+from ._output import data_line, machine_line, markdown_table, write_outputs
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ def run_one_shot_bench(config: OneShotBenchConfig, log: Any = None) -> OneShotBe
     train_config = TrainConfig.from_hyperparameters(
         {**hp, **({"epochs": base.epochs} if base.epochs else {})}, seed=base.seed
     )
-    result = OneShotBenchResult(config, supernet=training.to_dict(), machine=_machine())
+    result = OneShotBenchResult(config, supernet=training.to_dict(), machine=machine_line())
     # first with the running statistics training left (recalibrating overwrites them)
     stale = [evaluator.accuracy(path, recalibrate=False) for _, path in networks.values()]
     estimate_seconds = 0.0
@@ -144,35 +141,25 @@ def run_one_shot_bench(config: OneShotBenchConfig, log: Any = None) -> OneShotBe
 
 
 def write_one_shot_bench(result: OneShotBenchResult) -> dict[str, str]:
-    from ..report import _html
-
-    out = Path(result.config.out_dir)
-    pd.DataFrame(result.rows).to_csv(out / "summary.csv", index=False)
-    pd.DataFrame(result.candidates).to_csv(out / "candidates.csv", index=False)
-    (out / "summary.md").write_text(markdown_table(result), encoding="utf-8")
-    page = out / "one-shot.html"
     body = (
         f'<p class="muted">{_html.esc(result.machine)}</p>'
         + _html.table(result.rows, "one-shot-summary")
         + "<h2>Networks</h2>"
         + _html.table(result.candidates, "one-shot-networks")
     )
-    page.write_text(_html.page("archsearch bench one-shot", body), encoding="utf-8")
-    return {
-        "summary_md": str(out / "summary.md"),
-        "summary_csv": str(out / "summary.csv"),
-        "candidates_csv": str(out / "candidates.csv"),
-        "report": str(page),
-    }
+    return write_outputs(
+        result.config.out_dir,
+        {"summary": result.rows, "candidates": result.candidates},
+        summary_markdown(result),
+        ("one-shot.html", "archsearch bench one-shot", body),
+    )
 
 
-def markdown_table(result: OneShotBenchResult) -> str:
+def summary_markdown(result: OneShotBenchResult) -> str:
     base = result.config.base
     supernet = result.supernet
-    lines = [
-        f"Space `{base.space}`, data `{base.dataset}`"
-        + (f" (train limit {base.train_limit})" if base.train_limit else "")
-        + (f" (resolution {base.resolution})" if base.resolution else "")
+    header = [
+        data_line(base)
         + f"; supernet {supernet.get('epochs')} epochs ({base.spos_sampling} paths, "
         + (
             f"resumed from its epoch-{supernet['resumed_from']} checkpoint"
@@ -187,6 +174,5 @@ def markdown_table(result: OneShotBenchResult) -> str:
         f"Machine: {result.machine}. One estimate: {result.estimate_ms:.0f} ms.",
         "Spearman ρ and Kendall τ (τ-b) against the trained validation accuracy,"
         f" percentile-bootstrap 95% intervals over {result.config.resamples} resamples.",
-        "",
     ]
-    return "\n".join([*lines, *markdown_rows(result.rows)]) + "\n"
+    return markdown_table(header, result.rows)

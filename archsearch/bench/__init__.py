@@ -1,0 +1,41 @@
+"""Experiments over many runs or networks, each behind one ``archsearch bench`` command:
+searchers at equal wall time (:mod:`.search`), zero-cost proxies against training
+(:mod:`.proxies`), one-shot estimates against training (:mod:`.one_shot`) and the ShuffleNetV2
+guideline tables (:mod:`.guidelines`). They use runs (:mod:`archsearch.runs`), profiles and
+the report's pieces; nothing below them imports them. :mod:`._output` writes what they all
+write (machine line, markdown, CSV, one HTML page).
+"""
+
+from __future__ import annotations
+
+from .guidelines import BenchRow, BenchTable, run_guideline_benchmarks
+from .one_shot import OneShotBenchConfig, OneShotBenchResult, run_one_shot_bench
+from .proxies import ProxyBenchConfig, ProxyBenchResult, run_proxy_bench
+from .search import (
+    BenchConfig,
+    BenchEntry,
+    BenchResult,
+    parse_cost_budgets,
+    parse_entries,
+    parse_seeds,
+    run_bench,
+)
+
+__all__ = [
+    "BenchConfig",
+    "BenchEntry",
+    "BenchResult",
+    "BenchRow",
+    "BenchTable",
+    "OneShotBenchConfig",
+    "OneShotBenchResult",
+    "ProxyBenchConfig",
+    "ProxyBenchResult",
+    "parse_cost_budgets",
+    "parse_entries",
+    "parse_seeds",
+    "run_bench",
+    "run_guideline_benchmarks",
+    "run_one_shot_bench",
+    "run_proxy_bench",
+]

@@ -1,0 +1,180 @@
+"""``archsearch bench``: the benchmarks of :mod:`archsearch.bench`, one command each."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, get_args
+
+import typer
+
+from ..errors import choice
+from ._app import bench_app, user_errors
+from ._console import err
+from ._options import DeviceOpt, run_config_fields, with_run_options
+
+
+@bench_app.command("guidelines")
+@user_errors
+def bench_guidelines(
+    device: DeviceOpt = "auto",
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads.")] = None,
+    width: Annotated[
+        int | None,
+        typer.Option(
+            min=8,
+            help="Base channel width (default 64 on CPU, 128 on CUDA, as the paper's GPU runs).",
+        ),
+    ] = None,
+    size: Annotated[int, typer.Option(min=4, help="Feature-map side.")] = 56,
+    batch: Annotated[int, typer.Option(min=1)] = 1,
+    rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds per variant.")] = 3,
+) -> None:
+    """Re-run the four ShuffleNetV2 guideline experiments (Tables 1–4) on this machine.
+
+    Example: archsearch bench guidelines --device cpu --threads 2
+    """
+    from ..bench import run_guideline_benchmarks
+    from ._console import print_guideline_tables, with_spinner
+
+    tables = with_spinner(
+        lambda say: run_guideline_benchmarks(
+            device, threads, width, size, batch, rounds, progress=say
+        )
+    )
+    print_guideline_tables(tables)
+
+
+BENCH_RUN_OPTIONS = (
+    "space", "dataset", "objectives", "epochs", "device", "train_limit", "train_fraction",
+    "resolution", "min_epochs", "reduction_factor",
+)  # fmt: skip
+
+
+@bench_app.command("search")
+@user_errors
+@with_run_options(BENCH_RUN_OPTIONS)
+def bench_search(
+    searchers: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated; each SEARCHER[:FIELD=VALUE...], FIELD a run option"
+            " (e.g. tpe:pruner=none). The first is the baseline."
+        ),
+    ] = "random:pruner=none,tpe:pruner=none,tpe",
+    budget_s: Annotated[float, typer.Option("--budget-s", help="Wall time per run (s).")] = 120.0,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    parallel: Annotated[int, typer.Option(min=1, help="Runs side by side.")] = 1,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Torch threads per run (default: split evenly).")
+    ] = None,
+    cost_budgets: Annotated[
+        str | None,
+        typer.Option(help="Two costs for 'best accuracy under' (default: 1/4, 1/2 of the range)."),
+    ] = None,
+    out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "bench",
+    **options: Any,
+) -> None:
+    """Compare searchers on one space at equal wall time over several seeds: hypervolume,
+    its curve over time, trials judged, best accuracy under two cost budgets.
+
+    Example: archsearch bench search --space mobile --searchers random,tpe --budget-s 60
+    """
+    from ..bench import BenchConfig, parse_cost_budgets, parse_entries, parse_seeds, run_bench
+    from ..runs import RunConfig
+    from ._console import bench_with_progress, print_files, print_rows
+
+    config = BenchConfig(
+        base=RunConfig(**run_config_fields(options)),
+        entries=tuple(parse_entries(searchers)),
+        budget_s=budget_s,
+        seeds=parse_seeds(seeds),
+        parallel=parallel,
+        threads=threads,
+        out_dir=out_dir,
+        cost_budgets=parse_cost_budgets(cost_budgets),
+    )
+    total = len(config.entries) * len(config.seeds)
+    result = bench_with_progress(lambda progress: run_bench(config, progress), total)
+    shown = ("searcher", "hypervolume", "judged", "pruned", "time to baseline hv")
+    print_rows("searchers at equal wall time", {k: k for k in shown}, result.rows)
+    print_files(result.files)
+
+
+PROXY_BENCH_OPTIONS = (
+    "space", "dataset", "epochs", "device", "seed", "train_limit", "train_fraction", "resolution",
+)  # fmt: skip
+
+
+@bench_app.command("proxies")
+@user_errors
+@with_run_options(PROXY_BENCH_OPTIONS)
+def bench_proxies(
+    samples: Annotated[int, typer.Option(min=3, help="Random candidates to train.")] = 50,
+    hyperparameters: Annotated[
+        str,
+        typer.Option(
+            help="fixed (the space's middle values for every candidate: the architecture"
+            " alone varies) or sampled (as a search draws them)."
+        ),
+    ] = "fixed",
+    out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "bench-proxies",
+    **options: Any,
+) -> None:
+    """Train random candidates of a space and measure how well each zero-cost proxy (and
+    params, flops) ranks them: Spearman ρ and Kendall τ with bootstrap intervals.
+
+    Example: archsearch bench proxies --space mobile --samples 50 --epochs 3
+    """
+    from ..bench import ProxyBenchConfig, run_proxy_bench
+    from ..bench.proxies import Hyperparameters
+    from ..runs import RunConfig
+    from ._console import print_files, print_rows, run_with_progress
+
+    config = ProxyBenchConfig(
+        RunConfig(**run_config_fields(options)),
+        samples,
+        out_dir,
+        hyperparameters=choice("hyperparameters", hyperparameters, get_args(Hyperparameters)),
+    )
+    results = []
+
+    def start(progress: Any) -> Any:
+        results.append(run_proxy_bench(config, progress))
+        return results[0].run
+
+    run_with_progress(start, samples)
+    shown = ("proxy", "spearman", "spearman 95% CI", "kendall", "ms per candidate")
+    print_rows("proxies against trained accuracy", {k: k for k in shown}, results[0].rows)
+    print_files(results[0].files)
+
+
+ONE_SHOT_BENCH_OPTIONS = (
+    "space", "dataset", "epochs", "device", "seed", "train_limit", "train_fraction",
+    "resolution", "spos_epochs", "spos_sampling",
+)  # fmt: skip
+
+
+@bench_app.command("one-shot")
+@user_errors
+@with_run_options(ONE_SHOT_BENCH_OPTIONS)
+def bench_one_shot(
+    samples: Annotated[
+        int, typer.Option(min=3, help="Random networks to estimate and train.")
+    ] = 20,
+    out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "bench-one-shot",
+    **options: Any,
+) -> None:
+    """Train the SPOS supernet, then estimate random networks with its weights and train each
+    stand-alone: Kendall τ and Spearman ρ of the estimates (with and without BatchNorm
+    recalibration) and of params, flops against the trained accuracy.
+
+    Example: archsearch bench one-shot --space mobile --samples 20 --spos-epochs 10 --epochs 4
+    """
+    from ..bench import OneShotBenchConfig, run_one_shot_bench
+    from ..runs import RunConfig
+    from ._console import print_files, print_rows
+
+    config = OneShotBenchConfig(RunConfig(**run_config_fields(options)), samples, out_dir)
+    result = run_one_shot_bench(config, log=lambda message: err.print(message))
+    shown = ("score", "spearman", "spearman 95% CI", "kendall", "kendall 95% CI")
+    print_rows("estimates against trained accuracy", {k: k for k in shown}, result.rows)
+    print_files(result.files)

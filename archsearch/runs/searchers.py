@@ -1,0 +1,125 @@
+"""Every searcher a run can use, in one table: name → how to make it from the run's options,
+and what it needs. ``--searcher`` takes these names; ``make_searcher`` is the only place a
+run turns a name into a searcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+import torch
+
+from ..errors import ConfigError
+from ..searchers import BaseSearcher, DartsConfig, DartsSearcher, OptunaSearcher
+from ..searchers._optuna import SamplerName
+from ..searchers.oneshot.spos import SposConfig, SposSearcher
+from ..searchers.reference import ReferenceSearcher
+
+if TYPE_CHECKING:
+    from ._loop import RunSetup
+    from .config import RunConfig, RunProgress
+
+Factory = Callable[["RunConfig", "RunSetup", torch.device, "RunProgress"], BaseSearcher]
+
+
+@dataclass(frozen=True)
+class SearcherEntry:
+    """How a run makes one searcher, and what that searcher needs."""
+
+    make: Factory
+    #: picks a few networks by its own means and trains them in one process: no sampling per
+    #: trial, no early stopping, no proxy screening, no workers
+    picks: bool = False
+    #: what it searches needs a space, not a fixed architecture: the error's reason otherwise
+    needs_space: str | None = None
+
+
+def _optuna(config: RunConfig, setup: RunSetup, _: torch.device, __: RunProgress) -> BaseSearcher:
+    name = cast(SamplerName, config.searcher)  # the table sends only Optuna's names here
+    return OptunaSearcher(name, seed=config.seed, grid=setup.grid)
+
+
+def _darts(
+    config: RunConfig, setup: RunSetup, device: torch.device, progress: RunProgress
+) -> BaseSearcher:
+    assert setup.candidates.space is not None
+    darts = DartsConfig(
+        mode=config.darts_mode,
+        order=config.darts_order,
+        epochs=config.darts_epochs,
+        cost=config.cost,
+        cost_weight=config.cost_weight,
+        derive_top=config.derive_top,
+        beta_weight=config.darts_beta,
+        aux_skip=config.darts_aux_skip,
+        partial_channels=config.darts_partial_channels,
+        latency_backend=config.latency_backend,
+        seed=config.seed,
+    )
+    return DartsSearcher(
+        setup.candidates.space,
+        setup.data,
+        device,
+        darts,
+        log=progress.on_message,
+        run_dir=config.run_dir,
+    )
+
+
+def _spos(
+    config: RunConfig, setup: RunSetup, device: torch.device, progress: RunProgress
+) -> BaseSearcher:
+    assert setup.candidates.space is not None
+    spos = SposConfig(
+        epochs=config.spos_epochs,
+        sampling=config.spos_sampling,
+        evaluations=config.spos_evaluations,
+        sampler=config.spos_sampler,
+        retrain_top=config.retrain_top,
+        seed=config.seed,
+    )
+    return SposSearcher(
+        setup.candidates.space,
+        setup.data,
+        device,
+        spos,
+        objectives=config.objectives,
+        constraints=config.constraints,
+        run_dir=config.run_dir,
+        log=progress.on_message,
+    )
+
+
+def _zoo(config: RunConfig, setup: RunSetup, _: torch.device, __: RunProgress) -> BaseSearcher:
+    assert setup.candidates.space is not None
+    return ReferenceSearcher(setup.candidates.space, setup.data.input_size, seed=config.seed)
+
+
+SEARCHER_TABLE: dict[str, SearcherEntry] = {
+    "random": SearcherEntry(_optuna),
+    "grid": SearcherEntry(_optuna),
+    "tpe": SearcherEntry(_optuna),
+    "nsga2": SearcherEntry(_optuna),
+    "darts": SearcherEntry(
+        _darts, picks=True, needs_space="'darts' searches a space: give a space"
+    ),
+    "spos": SearcherEntry(_spos, picks=True, needs_space="'spos' searches a space: give a space"),
+    "zoo": SearcherEntry(
+        _zoo, picks=True, needs_space="'zoo' takes its hyperparameters from a space"
+    ),
+}
+#: searchers that enqueue the few networks they pick and train them in one process
+PICKING_SEARCHERS: tuple[str, ...] = tuple(n for n, e in SEARCHER_TABLE.items() if e.picks)
+
+
+def make_searcher(
+    config: RunConfig, setup: RunSetup, device: torch.device, progress: RunProgress
+) -> BaseSearcher:
+    """The run's searcher, from :data:`SEARCHER_TABLE`."""
+    entry = SEARCHER_TABLE[config.searcher]
+    candidates = setup.candidates
+    if entry.needs_space and (candidates.space is None or candidates.architecture is not None):
+        raise ConfigError("searcher", entry.needs_space)
+    return entry.make(config, setup, device, progress)
