@@ -22,6 +22,26 @@ def _seeded() -> None:
     torch.manual_seed(0)
 
 
+#: the devices a test of resuming after a kill runs on: the CPU here, CUDA where a GPU is lent
+#: (a checkpoint saved there holds CUDA random states and tensors)
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.cuda,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+        ],
+    ),
+]
+
+
+def same_threads() -> dict[str, str]:
+    """The environment for a subprocess whose numbers are compared with this process's: the
+    same torch thread count (float sums in other orders differ in their last bits)."""
+    return {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+
+
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -24,6 +24,7 @@ from archsearch.searchers.oneshot import (
     plan_supernet,
 )
 from archsearch.study import completed, record_of
+from tests.conftest import DEVICES, same_threads
 
 SPACE = """\
 name: darts-tiny
@@ -308,11 +309,13 @@ def kill(epoch, result):
         os.kill(os.getpid(), signal.SIGKILL)
 
 config = DartsConfig(epochs=3, warmup_epochs=1, batch_size=32)
-DartsSearch(plan, data, torch.device("cpu"), config, kill, checkpoint=Path(sys.argv[2])).run()
+device = torch.device(sys.argv[3])
+DartsSearch(plan, data, device, config, kill, checkpoint=Path(sys.argv[2])).run()
 """
 
 
-def test_darts_resumes_its_supernet_after_sigkill(space, data, tmp_path) -> None:
+@pytest.mark.parametrize("device", DEVICES)
+def test_darts_resumes_its_supernet_after_sigkill(space, data, tmp_path, device) -> None:
     import subprocess
     import sys
 
@@ -320,12 +323,15 @@ def test_darts_resumes_its_supernet_after_sigkill(space, data, tmp_path) -> None
     checkpoint = tmp_path / "supernet.pt"
     script = tmp_path / "killed.py"
     script.write_text(DARTS_KILLED)
-    done = subprocess.run([sys.executable, str(script), str(space_file), str(checkpoint)])
+    done = subprocess.run(
+        [sys.executable, str(script), str(space_file), str(checkpoint), device],
+        env=same_threads(),
+    )
     assert done.returncode == -9  # SIGKILL, after epoch 2 of 3
     plan = plan_supernet(space, data)
     config = DartsConfig(epochs=3, warmup_epochs=1, batch_size=32)
-    resumed = DartsSearch(plan, data, torch.device("cpu"), config, checkpoint=checkpoint).run()
-    whole = DartsSearch(plan, data, torch.device("cpu"), config).run()
+    resumed = DartsSearch(plan, data, torch.device(device), config, checkpoint=checkpoint).run()
+    whole = DartsSearch(plan, data, torch.device(device), config).run()
     assert resumed.resumed_from == 2 and len(resumed.history) == 3
 
     # the same α after the third epoch as an uninterrupted search with the same seed

@@ -19,6 +19,7 @@ from archsearch.errors import ConfigError
 from archsearch.runs import FinalConfig, RunConfig, run_search, train_final
 from archsearch.runs.final import choose, final_data, final_train_config
 from archsearch.study import completed, record_of
+from tests.conftest import DEVICES, same_threads
 
 # small, with dropout in the head: the resumed run must also restore the global RNG
 ARCH = Architecture(
@@ -53,22 +54,25 @@ def kill(result, epochs):
         os.kill(os.getpid(), signal.SIGKILL)
 
 train_final(FinalConfig(arch=sys.argv[1], dataset="synthetic", epochs=4, ema_decay=0.9,
-                        device="cpu", output=sys.argv[2], seed=3), on_progress=kill)
+                        device=sys.argv[3], output=sys.argv[2], seed=3), on_progress=kill)
 """
 
 
-def test_killed_training_resumes_to_the_uninterrupted_weights(arch_file, tmp_path) -> None:
+@pytest.mark.parametrize("device", DEVICES)
+def test_killed_training_resumes_to_the_uninterrupted_weights(arch_file, tmp_path, device) -> None:
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
     killed = tmp_path / "killed"
-    done = subprocess.run([sys.executable, str(script), str(arch_file), str(killed)])
+    done = subprocess.run(
+        [sys.executable, str(script), str(arch_file), str(killed), device], env=same_threads()
+    )
     assert done.returncode == -9  # SIGKILL
     assert torch.load(killed / "checkpoint.pt", weights_only=False)["epoch"] == 2
     assert not (killed / "weights.pt").exists()
 
-    resumed = train_final(config(arch_file, killed))  # the same call again
+    resumed = train_final(config(arch_file, killed, device=device))  # the same call again
     assert resumed.resumed_from == 2 and resumed.epochs == 4
-    whole = train_final(config(arch_file, tmp_path / "whole"))
+    whole = train_final(config(arch_file, tmp_path / "whole", device=device))
     assert whole.resumed_from == 0
     for name in ("weights.pt", "weights_ema.pt"):
         a = torch.load(killed / name, weights_only=True)

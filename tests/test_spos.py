@@ -38,6 +38,7 @@ from archsearch.searchers.oneshot.spos import (
 )
 from archsearch.searchers.oneshot.supernet import PathNetwork, Supernet
 from archsearch.study import ONE_SHOT_ATTR, completed, trial_row
+from tests.conftest import DEVICES, same_threads
 
 CPU = torch.device("cpu")
 SPACE = """\
@@ -279,27 +280,31 @@ def kill(epoch, loss):
     if epoch == 1:  # after the second epoch's checkpoint
         os.kill(os.getpid(), signal.SIGKILL)
 
-train_supernet(space, plan, data, torch.device("cpu"), SposConfig(epochs=3),
+train_supernet(space, plan, data, torch.device(sys.argv[3]), SposConfig(epochs=3),
                supernet_hyperparameters(space), checkpoint=__import__("pathlib").Path(sys.argv[2]),
                on_epoch=kill)
 """
 
 
-def test_supernet_resumes_after_sigkill(space_file, space, data, tmp_path) -> None:
+@pytest.mark.parametrize("device", DEVICES)
+def test_supernet_resumes_after_sigkill(space_file, space, data, tmp_path, device) -> None:
     checkpoint = tmp_path / CHECKPOINT
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
-    done = subprocess.run([sys.executable, str(script), str(space_file), str(checkpoint)])
+    done = subprocess.run(
+        [sys.executable, str(script), str(space_file), str(checkpoint), device],
+        env=same_threads(),
+    )
     assert done.returncode == -9  # SIGKILL
     assert torch.load(checkpoint, weights_only=False)["epoch"] == 2
 
     plan = plan_supernet(space, data, widest=True)
     hp = supernet_hyperparameters(space)
     resumed, training = train_supernet(
-        space, plan, data, torch.device("cpu"), SposConfig(epochs=3), hp, checkpoint=checkpoint
+        space, plan, data, torch.device(device), SposConfig(epochs=3), hp, checkpoint=checkpoint
     )
     assert training.resumed_from == 2 and training.epochs == 3 and len(training.loss_curve) == 3
-    whole, _ = train_supernet(space, plan, data, torch.device("cpu"), SposConfig(epochs=3), hp)
+    whole, _ = train_supernet(space, plan, data, torch.device(device), SposConfig(epochs=3), hp)
     for (name, a), b in zip(
         resumed.state_dict().items(), whole.state_dict().values(), strict=True
     ):
