@@ -107,7 +107,9 @@ def part_versus_random(device: torch.device) -> None:
             "device": str(device),
         }
         start = time.perf_counter()
-        darts = run_search(RunConfig(searcher="darts", name="darts", derive_top=2, **base))
+        darts = run_search(
+            RunConfig.from_options(searcher="darts", name="darts", derive_top=2, **base)
+        )
         seconds = time.perf_counter() - start
         random = run_search(
             RunConfig(searcher="random", name="random", trials=10_000, timeout=seconds, **base)

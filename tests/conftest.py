@@ -61,7 +61,7 @@ def run_config(tmp_path: Path, space: Path, **changes: object) -> RunConfig:
         "pruner": "none",
         "write_report": False,
     }
-    return RunConfig(**{**base, **changes})  # type: ignore[arg-type]
+    return RunConfig.from_options(**{**base, **changes})
 
 
 TINY_SPACE = """\

@@ -107,6 +107,7 @@ def test_summary_is_mean_and_std_over_seeds_against_the_first_searcher() -> None
     assert rows[1]["best acc, budget 1"] == "0.9000 ± 0.0000"
 
 
+@pytest.mark.xdist_group("processes")  # a pool of processes
 def test_bench_search_end_to_end(tmp_path: Path, tiny_space: Path) -> None:
     out = tmp_path / "bench"
     result = CliRunner().invoke(

@@ -256,7 +256,7 @@ def test_default_hyperparameters(space) -> None:
 def darts_run(tmp_path: Path, **options: object) -> RunConfig:
     path = tmp_path / "darts.yaml"
     path.write_text(SPACE)
-    return RunConfig(
+    return RunConfig.from_options(
         space=str(path),
         dataset="synthetic",
         searcher="darts",

@@ -23,6 +23,7 @@ SECTIONS = (
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("processes")  # scripts in processes
 def test_the_cpu_dry_run_writes_every_section(tmp_path: Path) -> None:
     env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable, "DEVICE_CHECK_TESTS": "0"}
     done = subprocess.run(

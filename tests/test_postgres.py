@@ -6,10 +6,14 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 
 from archsearch.runs import RunConfig, open_storage, run_search
 from archsearch.study import completed
 from tests.worker_scenario import kill_one_worker_mid_trial, start_workers, wait_for_heartbeats
+
+#: they start worker processes: one at a time under pytest -n (see .ci/run)
+pytestmark = pytest.mark.xdist_group("processes")
 
 
 def test_four_workers_one_killed(postgres_url: str, tmp_path: Path, tiny_space: Path) -> None:

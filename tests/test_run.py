@@ -485,7 +485,7 @@ def test_bad_options_name_the_field_and_the_cli_names_the_flag() -> None:
     flags["cost_weight"] = "--cost-weight=-1"
     for field, (changes, message) in cases.items():
         with pytest.raises(ConfigError) as error:
-            RunConfig(**changes)  # type: ignore[arg-type]
+            RunConfig.from_options(**changes)
         assert error.value.field == field
         result = runner.invoke(app, ["run", flags[field]])
         assert result.exit_code == 2 and message in " ".join(result.stderr.split())

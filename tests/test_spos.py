@@ -331,7 +331,7 @@ def test_a_checkpoint_of_other_options_is_not_resumed(space, data, tmp_path) -> 
 
 
 def test_spos_run_retrains_the_front_and_keeps_estimates_apart(space_file, tmp_path) -> None:
-    config = RunConfig(
+    config = RunConfig.from_options(
         space=str(space_file),
         dataset="synthetic",
         searcher="spos",
@@ -379,13 +379,13 @@ def test_spos_refuses_what_it_cannot_rank(space_file, tmp_path) -> None:
     with pytest.raises(ConfigError, match="one process"):
         RunConfig(**base, workers=2)
     with pytest.raises(ConfigError, match="spos_sampling"):
-        RunConfig(**base, spos_sampling="sometimes")  # type: ignore[arg-type]
+        RunConfig.from_options(**base, spos_sampling="sometimes")
 
 
 def test_bench_one_shot_correlates_estimates_with_training(space_file, tmp_path) -> None:
     from archsearch.bench.one_shot import OneShotBenchConfig, run_one_shot_bench
 
-    base = RunConfig(
+    base = RunConfig.from_options(
         space=str(space_file), dataset="synthetic", device="cpu", epochs=1, spos_epochs=1
     )
     result = run_one_shot_bench(OneShotBenchConfig(base, samples=4, out_dir=str(tmp_path)))

@@ -18,6 +18,9 @@ from archsearch.runs import RunConfig, RunResult, open_storage, run_search, work
 from archsearch.study import completed, record_of
 from tests.worker_scenario import kill_one_worker_mid_trial, start_workers, wait_for_heartbeats
 
+#: they start worker processes: one at a time under pytest -n (see .ci/run)
+pytestmark = pytest.mark.xdist_group("processes")
+
 runner = CliRunner()
 
 

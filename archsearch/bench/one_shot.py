@@ -55,7 +55,7 @@ class OneShotBenchConfig:
     @property
     def spos(self) -> SposConfig:
         base = self.base
-        return SposConfig(epochs=base.spos_epochs, sampling=base.spos_sampling, seed=base.seed)
+        return SposConfig(epochs=base.spos.epochs, sampling=base.spos.sampling, seed=base.seed)
 
 
 @dataclass
@@ -80,7 +80,7 @@ def run_one_shot_bench(config: OneShotBenchConfig, log: Any = None) -> OneShotBe
     hp = supernet_hyperparameters(space)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    say(f"supernet: {len(plan.positions)} positions, {base.spos_epochs} epochs")
+    say(f"supernet: {len(plan.positions)} positions, {base.spos.epochs} epochs")
     supernet, training = train_supernet(
         space,
         plan,
@@ -160,7 +160,7 @@ def summary_markdown(result: OneShotBenchResult) -> str:
     supernet = result.supernet
     header = [
         data_line(base)
-        + f"; supernet {supernet.get('epochs')} epochs ({base.spos_sampling} paths, "
+        + f"; supernet {supernet.get('epochs')} epochs ({base.spos.sampling} paths, "
         + (
             f"resumed from its epoch-{supernet['resumed_from']} checkpoint"
             if supernet.get("resumed_from")

@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ class BenchEntry:
 def parse_entries(text: str) -> list[BenchEntry]:
     """``random,tpe,tpe:pruner=none:train_limit=500`` → entries; each ``key=value`` is a
     :class:`RunConfig` field (``searcher`` is the part before the first colon)."""
-    known = {f.name: f for f in fields(RunConfig)}
+    known = RunConfig().options()
     entries = []
     for item in (part.strip() for part in text.split(",")):
         if not item:
@@ -83,7 +83,7 @@ def parse_entries(text: str) -> list[BenchEntry]:
             key = key.strip().replace("-", "_")
             if not sep or key not in known:
                 raise ConfigError("searchers", f"'{pair}' in '{item}' is not FIELD=VALUE")
-            options[key] = _typed(value.strip(), RunConfig.__dataclass_fields__[key].default)
+            options[key] = _typed(value.strip(), known[key])
         entries.append(BenchEntry(item, options))
     if not entries:
         raise ConfigError("searchers", "give at least one searcher")
@@ -228,9 +228,9 @@ class BenchResult:
 
 def run_config(config: BenchConfig, entry: BenchEntry, seed: int) -> RunConfig:
     out = Path(config.out_dir)
-    return RunConfig(
+    return RunConfig.from_options(
         **{
-            **asdict(config.base),
+            **config.base.options(),
             **entry.options,
             "seed": seed,
             "timeout": config.budget_s,

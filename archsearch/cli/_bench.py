@@ -83,7 +83,7 @@ def bench_search(
     from ._console import bench_with_progress, print_files, print_rows
 
     config = BenchConfig(
-        base=RunConfig(**run_config_fields(options)),
+        base=RunConfig.from_options(**run_config_fields(options)),
         entries=tuple(parse_entries(searchers)),
         budget_s=budget_s,
         seeds=parse_seeds(seeds),
@@ -130,7 +130,7 @@ def bench_proxies(
     from ._console import print_files, print_rows, run_with_progress
 
     config = ProxyBenchConfig(
-        RunConfig(**run_config_fields(options)),
+        RunConfig.from_options(**run_config_fields(options)),
         samples,
         out_dir,
         hyperparameters=choice("hyperparameters", hyperparameters, get_args(Hyperparameters)),
@@ -173,7 +173,9 @@ def bench_one_shot(
     from ..runs import RunConfig
     from ._console import print_files, print_rows
 
-    config = OneShotBenchConfig(RunConfig(**run_config_fields(options)), samples, out_dir)
+    config = OneShotBenchConfig(
+        RunConfig.from_options(**run_config_fields(options)), samples, out_dir
+    )
     result = run_one_shot_bench(config, log=lambda message: err.print(message))
     shown = ("score", "spearman", "spearman 95% CI", "kendall", "kendall 95% CI")
     print_rows("estimates against trained accuracy", {k: k for k in shown}, result.rows)

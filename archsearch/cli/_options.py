@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -143,7 +142,7 @@ def with_run_options(names: tuple[str, ...], defaults: bool = True) -> Callable[
     after their RunConfig fields. ``defaults``: RunConfig's (else None: not given)."""
     from ..runs import RunConfig
 
-    config_defaults = {f.name: f.default for f in fields(RunConfig)}
+    config_defaults = RunConfig().options()
 
     def decorate(command: F) -> F:
         own = [

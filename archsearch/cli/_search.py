@@ -36,7 +36,7 @@ def run(**options: Any) -> None:
     from ..runs import RunConfig, run_search
     from ._console import run_with_progress
 
-    config = RunConfig(**run_config_fields(options))
+    config = RunConfig.from_options(**run_config_fields(options))
     run_with_progress(lambda progress: run_search(config, progress=progress), config.trials)
 
 

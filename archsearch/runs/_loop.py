@@ -122,7 +122,7 @@ def trial_context(
         weights_dir=weights_dir,
         latency_threads=config.latency_threads,
         latency_backend=config.latency_backend,
-        always_latency=config.searcher == "darts" and config.cost == "latency",
+        always_latency=config.searcher == "darts" and config.darts.cost == "latency",
         on_candidate=progress.on_candidate,
         on_epoch=progress.on_epoch,
         proxies=config.proxies,

@@ -4,7 +4,7 @@ hands back: progress callbacks (:class:`RunProgress`) and the result (:class:`Ru
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -38,9 +38,92 @@ DEFAULT_PROXIES: tuple[str, ...] = ("naswot", "snip")
 
 
 @dataclass(frozen=True)
+class DartsOptions:
+    """``--searcher darts``'s options (flags ``--darts-mode``, ``--darts-epochs``, ``--cost`` ...:
+    :data:`GROUPED` names each flag's field here)."""
+
+    mode: DartsMode = "full"
+    order: DartsOrder = "first"
+    epochs: int = 10
+    cost: Cost = "flops"  # the cost-aware loss's cost
+    cost_weight: float = 0.0
+    derive_top: int = 0
+    beta: float = 0.0  # β-DARTS regulariser weight
+    aux_skip: float = 0.0  # DARTS- auxiliary skip weight
+    partial_channels: int = 1  # PC-DARTS: 1/K of the channels through the mixed ops
+
+    def __post_init__(self) -> None:
+        choice("darts_mode", self.mode, get_args(DartsMode))
+        choice("darts_order", self.order, get_args(DartsOrder))
+        _at_least(self, 1, epochs="darts_epochs", partial_channels="darts_partial_channels")
+        _at_least(
+            self,
+            0,
+            derive_top="derive_top",
+            cost_weight="cost_weight",
+            beta="darts_beta",
+            aux_skip="darts_aux_skip",
+        )
+
+
+@dataclass(frozen=True)
+class SposOptions:
+    """``--searcher spos``'s options: supernet epochs, path sampling, one-shot evaluations,
+    networks retrained (flags ``--spos-epochs``, ``--retrain-top`` ...)."""
+
+    epochs: int = 10
+    sampling: Sampling = "uniform"
+    sampler: OneShotSampler = "nsga2"
+    evaluations: int = 1000
+    retrain_top: int = 5
+
+    def __post_init__(self) -> None:
+        choice("spos_sampling", self.sampling, get_args(Sampling))
+        choice("spos_sampler", self.sampler, get_args(OneShotSampler))
+        _at_least(
+            self,
+            1,
+            epochs="spos_epochs",
+            evaluations="spos_evaluations",
+            retrain_top="retrain_top",
+        )
+
+
+def _at_least(options: Any, low: int, **names: str) -> None:
+    """Each of ``names`` (field → the option's flat name) at least ``low``."""
+    for name, option in names.items():
+        if getattr(options, name) < low:
+            raise ConfigError(option, f"must be at least {low}")
+
+
+#: a searcher's option by its flat name (its flag's, a stored run's, a benchmark entry's) →
+#: (the group's field in :class:`RunConfig`, the option's field in the group)
+GROUPED: dict[str, tuple[str, str]] = {
+    "darts_mode": ("darts", "mode"),
+    "darts_order": ("darts", "order"),
+    "darts_epochs": ("darts", "epochs"),
+    "cost": ("darts", "cost"),
+    "cost_weight": ("darts", "cost_weight"),
+    "derive_top": ("darts", "derive_top"),
+    "darts_beta": ("darts", "beta"),
+    "darts_aux_skip": ("darts", "aux_skip"),
+    "darts_partial_channels": ("darts", "partial_channels"),
+    "spos_epochs": ("spos", "epochs"),
+    "spos_sampling": ("spos", "sampling"),
+    "spos_sampler": ("spos", "sampler"),
+    "spos_evaluations": ("spos", "evaluations"),
+    "retrain_top": ("spos", "retrain_top"),
+}
+_GROUPS = {"darts": DartsOptions, "spos": SposOptions}
+
+
+@dataclass(frozen=True)
 class RunConfig:
-    """Every option of a run; the command line's flags map onto these fields one to one (the
-    defaults here are the flags' defaults)."""
+    """Every option of a run; the command line's flags map onto these fields one to one — a
+    searcher's own options onto its group (:class:`DartsOptions`, :class:`SposOptions`) by
+    :data:`GROUPED` — and the defaults here are the flags'. :meth:`from_options` makes one
+    from flat option names (flags, a stored run, a benchmark entry), :meth:`options` gives
+    them back."""
 
     space: str = "mobile"
     dataset: str = "digits"
@@ -79,22 +162,9 @@ class RunConfig:
     proxies: tuple[str, ...] = DEFAULT_PROXIES
     proxy_screen: float | None = None  # stop untrained the bottom fraction by (proxy, costs)
     proxy_warmup: int = 0  # score N random candidates, enqueue the best tenth first
-    # DARTS (searcher "darts")
-    darts_mode: DartsMode = "full"
-    darts_order: DartsOrder = "first"
-    darts_epochs: int = 10
-    cost: Cost = "flops"  # the cost-aware loss's cost
-    cost_weight: float = 0.0
-    derive_top: int = 0
-    darts_beta: float = 0.0  # β-DARTS regulariser weight
-    darts_aux_skip: float = 0.0  # DARTS- auxiliary skip weight
-    darts_partial_channels: int = 1  # PC-DARTS: 1/K of the channels through the mixed ops
-    # SPOS (searcher "spos"): supernet epochs, path sampling, one-shot evaluations, retrained
-    spos_epochs: int = 10
-    spos_sampling: Sampling = "uniform"
-    spos_sampler: OneShotSampler = "nsga2"
-    spos_evaluations: int = 1000
-    retrain_top: int = 5
+    # a searcher's own options (the flags --darts-* and --spos-* ...; see GROUPED)
+    darts: DartsOptions = field(default_factory=DartsOptions)
+    spos: SposOptions = field(default_factory=SposOptions)
     # several workers on one study (local processes; `archsearch worker` joins from anywhere)
     workers: int = 1
     devices: str | None = None  # e.g. "cuda:0,cuda:1": one per worker, round robin
@@ -126,11 +196,6 @@ class RunConfig:
             raise ConfigError("objectives", "an objective is listed twice")
         choice("searcher", self.searcher, get_args(Searcher))
         choice("pruner", self.pruner, get_args(Pruner))
-        choice("darts_mode", self.darts_mode, get_args(DartsMode))
-        choice("darts_order", self.darts_order, get_args(DartsOrder))
-        choice("cost", self.cost, get_args(Cost))
-        choice("spos_sampling", self.spos_sampling, get_args(Sampling))
-        choice("spos_sampler", self.spos_sampler, get_args(OneShotSampler))
         choice("latency_backend", self.latency_backend, LATENCY_BACKENDS)
         if self.searcher == "spos":
             check_objectives(objectives, self.constraints)
@@ -142,31 +207,46 @@ class RunConfig:
             )
         if self.reduction_factor < 2:
             raise ConfigError("reduction_factor", "must be at least 2")
-        for name in (
-            "trials",
-            "workers",
-            "heartbeat",
-            "darts_epochs",
-            "min_epochs",
-            "spos_epochs",
-            "spos_evaluations",
-            "retrain_top",
-            "darts_partial_channels",
-        ):
-            if getattr(self, name) < 1:
-                raise ConfigError(name, "must be at least 1")
+        _at_least(self, 1, trials="trials", workers="workers", heartbeat="heartbeat")
+        _at_least(self, 1, min_epochs="min_epochs")
         if self.train_fraction is not None and not 0 < self.train_fraction <= 1:
             raise ConfigError("train_fraction", f"must be in (0, 1], got {self.train_fraction}")
         for name in ("epochs", "latency_threads", "train_limit", "resolution"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(name, "must be at least 1")
-        for name in ("derive_top", "cost_weight", "darts_beta", "darts_aux_skip"):
-            if getattr(self, name) < 0:
-                raise ConfigError(name, "must be at least 0")
         if not 0 < self.val_fraction < 1:
             raise ConfigError("val_fraction", f"must be between 0 and 1, got {self.val_fraction}")
         if self.workers > 1 and self.searcher in PICKING_SEARCHERS:
             raise ConfigError("workers", f"a {self.searcher} run is one process")
+
+    @classmethod
+    def from_options(cls, **options: Any) -> RunConfig:
+        """A run from its options by their flat names (``darts_epochs``, ``spos_sampling`` as
+        well as ``space``, ``trials`` ...); the groups may also come whole (``darts=``, as
+        objects or as dicts)."""
+        grouped: dict[str, dict[str, Any]] = {name: {} for name in _GROUPS}
+        own: dict[str, Any] = {}
+        for name, value in options.items():
+            if name in GROUPED:
+                group, option = GROUPED[name]
+                grouped[group][option] = value
+            elif name in _GROUPS and isinstance(value, dict):
+                grouped[name].update(value)
+            else:
+                own[name] = value
+        for name, values in grouped.items():
+            if values:
+                base = own.pop(name, None)
+                own[name] = _GROUPS[name](**{**(asdict(base) if base else {}), **values})
+        return cls(**own)
+
+    def options(self) -> dict[str, Any]:
+        """Every option by its flat name (what the flags, a stored run and a benchmark entry
+        name); :meth:`from_options` of it gives this run back."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _GROUPS}
+        for name, (group, option) in GROUPED.items():
+            flat[name] = getattr(getattr(self, group), option)
+        return flat
 
     @property
     def run_name(self) -> str:

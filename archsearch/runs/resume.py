@@ -18,7 +18,7 @@ import hashlib
 import itertools
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,7 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
         if candidates.hyperparameters is not None
         else None
     )
+    darts = config.darts
     return {
         "space_sha256": hashlib.sha256(space_text.encode()).hexdigest(),
         "dataset": config.dataset,
@@ -206,26 +207,26 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
         "fidelity": [config.train_limit, config.train_fraction, config.resolution],
         "screen": [config.proxy_screen, config.proxies[0]] if config.proxy_screen else None,
         "darts": [
-            config.darts_mode,
-            config.darts_order,
-            config.darts_epochs,
-            config.cost,
-            config.cost_weight,
+            darts.mode,
+            darts.order,
+            darts.epochs,
+            darts.cost,
+            darts.cost_weight,
             # the fixes, only when used: runs made before them keep their fingerprint
             *(
-                [config.darts_beta, config.darts_aux_skip, config.darts_partial_channels]
-                if config.darts_beta or config.darts_aux_skip or config.darts_partial_channels > 1
+                [darts.beta, darts.aux_skip, darts.partial_channels]
+                if darts.beta or darts.aux_skip or darts.partial_channels > 1
                 else []
             ),
         ]
         if config.searcher == "darts"
         else None,
         "spos": [
-            config.spos_epochs,
-            config.spos_sampling,
-            config.spos_sampler,
-            config.spos_evaluations,
-            config.retrain_top,
+            config.spos.epochs,
+            config.spos.sampling,
+            config.spos.sampler,
+            config.spos.evaluations,
+            config.spos.retrain_top,
         ]
         if config.searcher == "spos"
         else None,
@@ -331,7 +332,7 @@ def _describe(
         study.set_metric_names(list(config.objectives))
     record_run(
         study,
-        options={**asdict(config), "objectives": list(config.objectives)},
+        options={**config.options(), "objectives": list(config.objectives)},
         fingerprint=fingerprint,
         space_yaml=space_text,
         dataset=data.describe(),

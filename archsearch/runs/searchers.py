@@ -45,16 +45,17 @@ def _darts(
     config: RunConfig, setup: RunSetup, device: torch.device, progress: RunProgress
 ) -> BaseSearcher:
     assert setup.candidates.space is not None
+    options = config.darts
     darts = DartsConfig(
-        mode=config.darts_mode,
-        order=config.darts_order,
-        epochs=config.darts_epochs,
-        cost=config.cost,
-        cost_weight=config.cost_weight,
-        derive_top=config.derive_top,
-        beta_weight=config.darts_beta,
-        aux_skip=config.darts_aux_skip,
-        partial_channels=config.darts_partial_channels,
+        mode=options.mode,
+        order=options.order,
+        epochs=options.epochs,
+        cost=options.cost,
+        cost_weight=options.cost_weight,
+        derive_top=options.derive_top,
+        beta_weight=options.beta,
+        aux_skip=options.aux_skip,
+        partial_channels=options.partial_channels,
         latency_backend=config.latency_backend,
         seed=config.seed,
     )
@@ -72,12 +73,13 @@ def _spos(
     config: RunConfig, setup: RunSetup, device: torch.device, progress: RunProgress
 ) -> BaseSearcher:
     assert setup.candidates.space is not None
+    options = config.spos
     spos = SposConfig(
-        epochs=config.spos_epochs,
-        sampling=config.spos_sampling,
-        evaluations=config.spos_evaluations,
-        sampler=config.spos_sampler,
-        retrain_top=config.retrain_top,
+        epochs=options.epochs,
+        sampling=options.sampling,
+        evaluations=options.evaluations,
+        sampler=options.sampler,
+        retrain_top=options.retrain_top,
         seed=config.seed,
     )
     return SposSearcher(

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 import optuna
@@ -151,7 +151,7 @@ def run_worker(
             except ConfigError as missing:
                 reason = f"{missing.reason}; give a space to create it"
                 raise ConfigError("study", reason) from None
-        created = RunConfig(
+        created = RunConfig.from_options(
             **options,
             **own,
             storage=storage,
@@ -216,12 +216,13 @@ def _stored_config(
             f"'{study.study_name}' was not created by `archsearch run` with a space:"
             " nothing for a worker to search",
         )
-    fields = {k: v for k, v in stored.items() if k in RunConfig.__dataclass_fields__}
+    known = RunConfig().options()
+    fields = {k: v for k, v in stored.items() if k in known}
     if len(fields.get("objectives", ())) > 1 and fields.get("pruner") in OPTUNA_PRUNERS:
         # made before pareto-asha, when every run stored the single-objective default,
         # which did nothing in a multi-objective study
         fields["pruner"] = "none"
-    config = RunConfig(**fields)
+    config = RunConfig.from_options(**fields)
     if config.searcher in PICKING_SEARCHERS:
         raise ConfigError(
             "study", f"a {config.searcher} run is a single process: workers cannot join it"
@@ -229,12 +230,13 @@ def _stored_config(
     remedy = "leave it out to join the study, or choose another study"
     if "space" in options and load_run_space(options["space"])[1] != space_yaml:
         raise other_space(study, storage, options["space"], remedy)
-    given = asdict(replace(config, **options))
-    changed = [k for k in options if k != "space" and given[k] != asdict(config)[k]]
+    was = config.options()
+    given = RunConfig.from_options(**{**was, **options}).options()
+    changed = [k for k in options if k != "space" and given[k] != was[k]]
     if changed:
         raise ConfigError(
             changed[0],
             f"study '{study.study_name}' in {storage} was made with"
-            f" {', '.join(f'{k}={asdict(config)[k]!r}' for k in changed)}; {remedy}",
+            f" {', '.join(f'{k}={was[k]!r}' for k in changed)}; {remedy}",
         )
     return config
