@@ -473,6 +473,39 @@ def test_a_trial_does_not_depend_on_what_the_process_ran_before(
     assert values[0] == values[1]
 
 
+#: the options a study made before DARTS's and SPOS's options were grouped (issue 22) stores,
+#: by name: a run stores the same names, so workers and resumes read either
+STORED_OPTIONS = {
+    "space", "dataset", "searcher", "objectives", "trials", "timeout", "epochs", "device",
+    "seed", "name", "runs_dir", "reports_dir", "storage", "study", "pruner", "min_epochs",
+    "reduction_factor", "max_flops", "max_params", "max_mac", "max_latency_ms",
+    "latency_threads", "latency_backend", "val_fraction", "train_limit", "train_fraction",
+    "resolution", "proxies", "proxy_screen", "proxy_warmup", "darts_mode", "darts_order",
+    "darts_epochs", "cost", "cost_weight", "derive_top", "darts_beta", "darts_aux_skip",
+    "darts_partial_channels", "spos_epochs", "spos_sampling", "spos_sampler",
+    "spos_evaluations", "retrain_top", "workers", "devices", "heartbeat",
+}  # fmt: skip
+
+
+def test_a_run_keeps_the_option_names_of_older_studies(tmp_path: Path, tiny_space: Path) -> None:
+    made = RunConfig.from_options(darts_epochs=3, cost="latency", spos_sampling="fair")
+    assert (made.darts.epochs, made.darts.cost, made.spos.sampling) == (3, "latency", "fair")
+    flat = made.options()
+    assert set(flat) == STORED_OPTIONS | {"write_report"}  # the one option added since
+    assert (flat["darts_epochs"], flat["cost"], flat["spos_sampling"]) == (3, "latency", "fair")
+    assert RunConfig.from_options(**flat) == made
+    # a study's stored options are those names, and a run made from them is the same run
+    result = run_search(config(tmp_path, tiny_space, trials=1, derive_top=2))
+    stored = result.study.user_attrs["config"]
+    assert set(stored) == STORED_OPTIONS | {"write_report"} and stored["derive_top"] == 2
+    again = RunConfig.from_options(**stored)
+    assert again.darts.derive_top == 2 and again.options() == {
+        **stored,
+        "objectives": ("accuracy", "flops"),
+        "proxies": ("naswot", "snip"),
+    }
+
+
 def test_bad_options_name_the_field_and_the_cli_names_the_flag() -> None:
     from archsearch.errors import ConfigError
 

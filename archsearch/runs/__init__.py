@@ -1,7 +1,9 @@
-"""A run's life, like Optuna's ``study`` package: its options (:mod:`.config`), its stored
-study — created, resumed, recovered (:mod:`.resume`) —, the search itself (:mod:`.search`),
-several workers on one study (:mod:`.workers`), tuning one fixed network (:mod:`.tune`) and
-training a chosen one to the end (:mod:`.final`).
+"""A run's life, like Optuna's ``study`` package: its options (:mod:`.config`), the searchers
+it may use (:mod:`.searchers`, one table), its stored study — created, resumed, recovered
+(:mod:`.resume`) —, what a run and a worker share (:mod:`._loop`: data, setup, the search
+loop), the search itself (:mod:`.search`), several workers on one study (:mod:`.workers`),
+tuning one fixed network (:mod:`.tune`) and training a chosen one to the end (:mod:`.final`).
+Experiments over many runs live in :mod:`archsearch.bench`.
 """
 
 from __future__ import annotations
