@@ -40,7 +40,8 @@ DEFAULT_PROXIES: tuple[str, ...] = ("naswot", "snip")
 @dataclass(frozen=True)
 class DartsOptions:
     """``--searcher darts``'s options (flags ``--darts-mode``, ``--darts-epochs``, ``--cost`` ...:
-    :data:`GROUPED` names each flag's field here)."""
+    :data:`GROUPED` names each flag's field here): :class:`~.oneshot.darts.DartsConfig`'s
+    fields of the same names."""
 
     mode: DartsMode = "full"
     order: DartsOrder = "first"
@@ -48,7 +49,7 @@ class DartsOptions:
     cost: Cost = "flops"  # the cost-aware loss's cost
     cost_weight: float = 0.0
     derive_top: int = 0
-    beta: float = 0.0  # β-DARTS regulariser weight
+    beta_weight: float = 0.0  # β-DARTS regulariser weight
     aux_skip: float = 0.0  # DARTS- auxiliary skip weight
     partial_channels: int = 1  # PC-DARTS: 1/K of the channels through the mixed ops
 
@@ -61,7 +62,7 @@ class DartsOptions:
             0,
             derive_top="derive_top",
             cost_weight="cost_weight",
-            beta="darts_beta",
+            beta_weight="darts_beta",
             aux_skip="darts_aux_skip",
         )
 
@@ -69,7 +70,8 @@ class DartsOptions:
 @dataclass(frozen=True)
 class SposOptions:
     """``--searcher spos``'s options: supernet epochs, path sampling, one-shot evaluations,
-    networks retrained (flags ``--spos-epochs``, ``--retrain-top`` ...)."""
+    networks retrained (flags ``--spos-epochs``, ``--retrain-top`` ...):
+    :class:`~.oneshot.spos.SposConfig`'s fields of the same names."""
 
     epochs: int = 10
     sampling: Sampling = "uniform"
@@ -105,7 +107,7 @@ GROUPED: dict[str, tuple[str, str]] = {
     "cost": ("darts", "cost"),
     "cost_weight": ("darts", "cost_weight"),
     "derive_top": ("darts", "derive_top"),
-    "darts_beta": ("darts", "beta"),
+    "darts_beta": ("darts", "beta_weight"),
     "darts_aux_skip": ("darts", "aux_skip"),
     "darts_partial_channels": ("darts", "partial_channels"),
     "spos_epochs": ("spos", "epochs"),

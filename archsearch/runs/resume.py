@@ -214,8 +214,8 @@ def _fingerprint(config: RunConfig, space_text: str, candidates: Candidates) -> 
             darts.cost_weight,
             # the fixes, only when used: runs made before them keep their fingerprint
             *(
-                [darts.beta, darts.aux_skip, darts.partial_channels]
-                if darts.beta or darts.aux_skip or darts.partial_channels > 1
+                [darts.beta_weight, darts.aux_skip, darts.partial_channels]
+                if darts.beta_weight or darts.aux_skip or darts.partial_channels > 1
                 else []
             ),
         ]

@@ -6,7 +6,7 @@ run turns a name into a searcher.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, cast
 
 import torch
@@ -45,19 +45,8 @@ def _darts(
     config: RunConfig, setup: RunSetup, device: torch.device, progress: RunProgress
 ) -> BaseSearcher:
     assert setup.candidates.space is not None
-    options = config.darts
     darts = DartsConfig(
-        mode=options.mode,
-        order=options.order,
-        epochs=options.epochs,
-        cost=options.cost,
-        cost_weight=options.cost_weight,
-        derive_top=options.derive_top,
-        beta_weight=options.beta,
-        aux_skip=options.aux_skip,
-        partial_channels=options.partial_channels,
-        latency_backend=config.latency_backend,
-        seed=config.seed,
+        **asdict(config.darts), latency_backend=config.latency_backend, seed=config.seed
     )
     return DartsSearcher(
         setup.candidates.space,
@@ -73,15 +62,7 @@ def _spos(
     config: RunConfig, setup: RunSetup, device: torch.device, progress: RunProgress
 ) -> BaseSearcher:
     assert setup.candidates.space is not None
-    options = config.spos
-    spos = SposConfig(
-        epochs=options.epochs,
-        sampling=options.sampling,
-        evaluations=options.evaluations,
-        sampler=options.sampler,
-        retrain_top=options.retrain_top,
-        seed=config.seed,
-    )
+    spos = SposConfig(**asdict(config.spos), seed=config.seed)
     return SposSearcher(
         setup.candidates.space,
         setup.data,
