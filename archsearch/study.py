@@ -89,7 +89,14 @@ PROXIES_ATTR = "proxies"
 #: trained accuracy —, "rank", "one_shot_trial", "supernet": {...}, ...}
 ONE_SHOT_ATTR = "one_shot"
 #: user attributes an enqueued trial carries that its retry must carry too
-QUEUED_ATTRS = (QUEUED_ARCHITECTURE, "alpha_history", "darts", REFERENCE_NETWORK, ONE_SHOT_ATTR)
+QUEUED_ATTRS = (
+    QUEUED_ARCHITECTURE,
+    "alpha_history",
+    "darts",
+    REFERENCE_NETWORK,
+    ONE_SHOT_ATTR,
+    GRID_POINT,  # a grid run takes queued grid points only: a retry without it was pruned
+)
 
 
 # --- writers: the only code that writes a trial's record -------------------------------------
@@ -137,6 +144,8 @@ def record_result(trial: optuna.Trial, result: TrainResult, wall_seconds: float)
             "loss_curve": result.loss_curve,
             "epochs": result.epochs,
             "train_seconds": round(result.seconds, 3),
+            "epoch_seconds": result.epoch_seconds,
+            "threads": result.threads,
             "images_per_s": round(result.images_per_s),
             "device": result.device,
             "wall_seconds": round(wall_seconds, 3),

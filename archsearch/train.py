@@ -83,6 +83,8 @@ class TrainResult:
     images_per_s: float = 0.0
     device: str = "cpu"
     ema_val_curve: list[float] = field(default_factory=list)  # with an EMA of the weights
+    epoch_seconds: list[float] = field(default_factory=list)  # each epoch, evaluation included
+    threads: int = 0  # torch's CPU threads while it trained
     resumed_from: int = 0  # the epoch a checkpoint let the training start from
 
     def to_dict(self) -> dict[str, Any]:
@@ -351,6 +353,9 @@ class LoopResult:
     resumed_from: int = 0
     seconds: float = 0.0  # this call's wall time
     training_seconds: float = 0.0  # in the steps only (no evaluation, no checkpoints)
+    #: wall time of each epoch of this call, its evaluation included (what an epoch costs a
+    #: search: a tabulated benchmark's simulated clock adds these up)
+    epoch_seconds: list[float] = field(default_factory=list)
     images: int = 0  # trained in this call
     peak_memory_bytes: int = 0  # CUDA only
     stopped: str | None = None  # why it ended before the last epoch (a hook's reason)
@@ -422,6 +427,7 @@ def run_epochs(
         result.epochs = epoch + 1
         if measure is not None:
             measure(epoch, mean_loss, order)
+        result.epoch_seconds.append(time.perf_counter() - epoch_start)
         if checkpoint is not None:
             state = {"epoch": epoch + 1, "optimizer": optimizer.state_dict()}
             state["random"] = random_states(generator)
@@ -567,6 +573,8 @@ def train(
             else EpochCheckpoint(checkpoint, digest, state, restore),
         )
         result.seconds = loop.seconds
+        result.epoch_seconds = [round(seconds, 4) for seconds in loop.epoch_seconds]
+        result.threads = torch.get_num_threads()
         result.images_per_s = loop.images / max(loop.training_seconds, 1e-9)  # no validation
         result.val_accuracy = result.val_curve[-1] if result.val_curve else 0.0
         result.best_val_accuracy = max(result.val_curve, default=0.0)

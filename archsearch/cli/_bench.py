@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, get_args
 
 import typer
 
 from ..errors import choice
 from ._app import bench_app, user_errors
-from ._console import err
-from ._options import DeviceOpt, run_config_fields, with_run_options
+from ._console import err, out
+from ._options import DeviceOpt, JsonOpt, run_config_fields, with_run_options
 
 
 @bench_app.command("guidelines")
@@ -180,3 +181,67 @@ def bench_one_shot(
     shown = ("score", "spearman", "spearman 95% CI", "kendall", "kendall 95% CI")
     print_rows("estimates against trained accuracy", {k: k for k in shown}, result.rows)
     print_files(result.files)
+
+
+TABULATE_OPTIONS = (
+    "space", "dataset", "epochs", "device", "train_limit", "train_fraction", "resolution",
+)  # fmt: skip
+
+
+@bench_app.command("tabulate")
+@user_errors
+@with_run_options(TABULATE_OPTIONS)
+def bench_tabulate(
+    seeds: Annotated[str, typer.Option(help="Seeds that train every network.")] = "0",
+    repeat_seeds: Annotated[
+        str, typer.Option(help="Seeds that train a spread subset again (the seed noise).")
+    ] = "",
+    repeat_count: Annotated[
+        int, typer.Option(min=1, help="Networks in the subset of --repeat-seeds.")
+    ] = 100,
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
+    name: Annotated[str | None, typer.Option(help="Table name (default: SPACE-DATA).")] = None,
+    out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "tables",
+    **options: Any,
+) -> None:
+    """Train every network of a finite space once (no early stopping) into a table that
+    searchers can be replayed against; the same command again continues a killed run.
+
+    Example: archsearch bench tabulate --space nb-mobile --seeds 0 --repeat-seeds 1,2 -o tables
+    """
+    from ..bench import TabulateConfig, parse_seeds, tabulate
+    from ..runs import RunConfig
+    from ._console import bench_with_progress
+
+    config = TabulateConfig(
+        RunConfig.from_options(**run_config_fields(options)),
+        seeds=parse_seeds(seeds),
+        repeat_seeds=parse_seeds(repeat_seeds),
+        repeat_count=repeat_count,
+        workers=workers,
+        out_dir=out_dir,
+        name=name,
+    )
+    result = bench_with_progress(lambda progress: tabulate(config, progress), 1, "networks")
+    out.print(f"{result.networks:,} networks, {result.rows:,} rows: {result.table}")
+
+
+@bench_app.command("tables")
+@user_errors
+def bench_tables(as_json: JsonOpt = False) -> None:
+    """List the tabulated benchmarks shipped with archsearch.
+
+    Example: archsearch bench tables
+    """
+    from ..bench import read_table, shipped_tables
+    from ._console import print_rows
+
+    rows = []
+    for table_name in shipped_tables():
+        meta = read_table(table_name).meta
+        keys = ("name", "space", "dataset", "networks", "seeds", "repeat_seeds", "date")
+        rows.append({key: meta.get(key) for key in keys})
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    print_rows("Shipped tables", {k: k for k in rows[0]} if rows else {"name": "name"}, rows)

@@ -45,15 +45,19 @@ def with_spinner(start: Callable[[Callable[[str], None]], Any]) -> Any:
 
 
 def bench_with_progress(
-    start: Callable[[Callable[[str, int, int], None]], Any], total: int
+    start: Callable[[Callable[[str, int, int], None]], Any], total: int, unit: str = "runs"
 ) -> Any:
-    """``start(on_progress)`` under a bar of ``total`` runs; ``on_progress(text, done, total)``
-    after each."""
+    """``start(on_progress)`` under a bar of ``total`` ``unit`` (ETA included);
+    ``on_progress(text, done, total)`` after each (the total may be known only then)."""
     from rich.progress import Progress
 
     with Progress(console=err) as bar:
-        task = bar.add_task("runs", total=total)
-        return start(lambda text, done, _: bar.update(task, completed=done, description=text))
+        task = bar.add_task(unit, total=total)
+        return start(
+            lambda text, done, count: bar.update(
+                task, completed=done, total=count, description=text
+            )
+        )
 
 
 def _progress() -> Any:

@@ -49,15 +49,18 @@ def show(
 
     Example: archsearch show --space mobile --sample 5 --seed 0 --input-size 28
     """
+    from ..runs._loop import describe_size
     from ..space import describe_samples, load_space
     from ._console import print_rows
 
-    rows = describe_samples(load_space(space), sample, seed, input_size, classes, channels)
+    loaded = load_space(space)
+    rows = describe_samples(loaded, sample, seed, input_size, classes, channels)
     if as_json:
         out.print_json(json.dumps(rows))
         return
     title = f"{sample} samples of '{space}' at {input_size}x{input_size}, seed {seed}"
     print_rows(title, {"id": "id", "architecture": "summary", "params": "params"}, rows)
+    out.print(describe_size(loaded, input_size))
 
 
 @app.command()

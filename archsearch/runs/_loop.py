@@ -7,6 +7,7 @@ one searcher, the trial context, and the search loop with its Ctrl-C handling. N
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +22,7 @@ from ..objective import Candidates, TrialContext, evaluate_trial
 from ..proxies import proxy_batch
 from ..searchers import BaseSearcher, Budget, TrialCallback, grid_size
 from ..searchers.pruners import ProxyScreen
-from ..space import Distribution, read_space_text
+from ..space import Distribution, SearchSpace, read_space_text, space_size
 from ..space.distributions import grid_values
 from ..study import best_values, judged
 from .config import RunConfig, RunProgress
@@ -43,7 +44,9 @@ class RunSetup:
     candidates: Candidates
     space_text: str  # the space file's text, kept in the study
     data: Dataset
-    grid: dict[str, list[Any]] | None  # a grid run's points
+    grid: dict[str, list[Any]] | None  # a grid run's values per field (GridSampler's)
+    #: a grid run's points, each a distinct candidate: queued once each when the study is made
+    points: list[dict[str, Any]] | None = None
 
 
 def set_up_run(
@@ -52,9 +55,11 @@ def set_up_run(
     candidates: Candidates | None = None,
     space_text: str | None = None,
     data: Dataset | None = None,
+    points: list[dict[str, Any]] | None = None,
 ) -> RunSetup:
     """The space (``config.space``, unless ``candidates`` are given), the data at the run's
-    fidelity, the input size checked against the space, and a grid run's grid."""
+    fidelity, the input size checked against the space, and a grid run's grid: its distinct
+    points (:func:`distinct_points`), or ``points``, some of them."""
     if candidates is None:
         space, space_text = load_run_space(config.space)
         candidates = Candidates(space=space, epochs=config.epochs)
@@ -63,7 +68,10 @@ def set_up_run(
     data = data or run_data(config)
     check_input_size(candidates, data, config.seed)
     grid = search_grid(candidates) if config.searcher == "grid" else None
-    return RunSetup(candidates, space_text, data, grid)
+    if grid is not None:
+        grid_points(grid, config.trials)  # refused when larger than the budget
+        points = points or distinct_points(candidates, grid, data.input_size)
+    return RunSetup(candidates, space_text, data, grid, points)
 
 
 def open_run_study(
@@ -77,7 +85,7 @@ def open_run_study(
         data=setup.data,
         sampler=searcher.create_sampler(),
         device=device,
-        grid=setup.grid,
+        points=setup.points,
     )
 
 
@@ -206,6 +214,44 @@ def search_grid(candidates: Candidates) -> dict[str, list[Any]]:
     if candidates.epochs is not None:
         dists.pop("epochs", None)
     return {name: grid_values(d, GRID_POINTS_PER_RANGE) for name, d in dists.items()}
+
+
+def distinct_points(
+    candidates: Candidates, grid: dict[str, list[Any]], input_size: tuple[int, int]
+) -> list[dict[str, Any]]:
+    """The grid's points that are distinct candidates, in the grid's order. A field that
+    applies to some choices only (an inverted residual's expansion, when the block is another)
+    multiplies the grid by copies of one network: each point is walked through the space as a
+    trial would be, and a point whose values in use repeat an earlier one's is left out."""
+    names = list(grid)
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for values in itertools.product(*(grid[name] for name in names)):
+        point = dict(zip(names, values, strict=True))
+        trial = optuna.trial.FixedTrial(point)
+        try:
+            candidates.sample(trial, input_size)  # type: ignore[arg-type]
+        except ValueError:  # a field outside the grid (the epochs a run overrides): all points
+            return [dict(zip(names, v, strict=True)) for v in itertools.product(*grid.values())]
+        seen.setdefault(tuple(sorted(trial.params.items(), key=repr)), point)
+    return list(seen.values())
+
+
+def describe_size(space: SearchSpace, input_size: int = 32) -> str:
+    """One line on the space's size: its distinct networks (counted one by one up to
+    :data:`COUNTED_UP_TO` grid points), or why it has no size."""
+    size = space_size(space)
+    if size is None:
+        continuous = [n for n, d in space.distributions().items() if d.values() is None]
+        return f"size: not finite ({', '.join(continuous)}: continuous)"
+    if size > COUNTED_UP_TO:
+        return f"size: {size:,} grid points (too many to count its distinct networks)"
+    candidates = Candidates(space=space)
+    points = distinct_points(candidates, search_grid(candidates), (input_size, input_size))
+    return f"size: {len(points):,} distinct networks and recipes ({size:,} grid points)"
+
+
+#: the largest grid whose distinct networks ``show`` counts (about 0.1 ms each)
+COUNTED_UP_TO = 200_000
 
 
 def grid_points(grid: dict[str, list[Any]], trials: int) -> int:

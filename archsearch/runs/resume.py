@@ -15,7 +15,6 @@ last ones), commits cost a fraction of the default full fsync, and readers
 from __future__ import annotations
 
 import hashlib
-import itertools
 import time
 import warnings
 from dataclasses import dataclass
@@ -282,7 +281,7 @@ def open_study(
     data: Dataset,
     sampler: optuna.samplers.BaseSampler,
     device: torch.device,
-    grid: dict[str, list[Any]] | None = None,
+    points: list[dict[str, Any]] | None = None,
 ) -> OpenedRun:
     """Create the run's study, or resume it if the options match; recover interrupted trials.
 
@@ -312,7 +311,7 @@ def open_study(
     if changed:
         raise mismatch(study, config, changed)
     if stored is None:
-        _describe(study, config, fingerprint, space_text, data, grid)
+        _describe(study, config, fingerprint, space_text, data, points)
     record_device(study, str(device))
     resumed = 0 if shared else recover_interrupted(study)
     return OpenedRun(study, storage, shared, resumed)
@@ -324,7 +323,7 @@ def _describe(
     fingerprint: dict[str, Any],
     space_text: str,
     data: Dataset,
-    grid: dict[str, list[Any]] | None,
+    points: list[dict[str, Any]] | None,
 ) -> None:
     """A new study: everything a resumed run, a worker or a report needs to know."""
     with warnings.catch_warnings():
@@ -339,15 +338,11 @@ def _describe(
         input_shape=(data.in_channels, *data.input_size),
         num_classes=data.num_classes,
     )
-    if grid is not None:
-        # every grid point queued once: workers take queued trials atomically, so no point
-        # is evaluated twice (Optuna's GridSampler alone may pick one twice when several
-        # workers ask at the same moment)
-        names = list(grid)
-        for values in itertools.product(*(grid[n] for n in names)):
-            study.enqueue_trial(
-                dict(zip(names, values, strict=True)), user_attrs={GRID_POINT: True}
-            )
+    # every grid point queued once: workers take queued trials atomically, so no point is
+    # evaluated twice (Optuna's GridSampler alone may pick one twice when several workers ask
+    # at the same moment)
+    for point in points or ():
+        study.enqueue_trial(point, user_attrs={GRID_POINT: True})
 
 
 def pruner(config: RunConfig) -> optuna.pruners.BasePruner:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import torch
@@ -28,7 +29,6 @@ from ..study import (
 )
 from ..train import evaluate, resolve_device
 from ._loop import (
-    grid_points,
     open_run_study,
     progress_callback,
     search,
@@ -48,13 +48,17 @@ def run_search(
     space_text: str | None = None,
     progress: RunProgress | None = None,
     data: Dataset | None = None,
+    points: list[dict[str, Any]] | None = None,
 ) -> RunResult:
-    """Search (or, with a fixed architecture in ``candidates``, tune) and store the results."""
+    """Search (or, with a fixed architecture in ``candidates``, tune) and store the results.
+    ``points``: a grid run's points, when not all of them (:func:`._loop.distinct_points`)."""
     progress = progress or RunProgress()
     started = time.perf_counter()
-    setup = set_up_run(config, candidates=candidates, space_text=space_text, data=data)
+    setup = set_up_run(
+        config, candidates=candidates, space_text=space_text, data=data, points=points
+    )
     device = resolve_device(config.device)
-    trials = config.trials if setup.grid is None else grid_points(setup.grid, config.trials)
+    trials = config.trials if setup.points is None else len(setup.points)
     searcher = make_searcher(config, setup, device, progress)
     trials = searcher.planned_trials(trials)
     opened = open_run_study(config, setup, searcher, device)
@@ -108,11 +112,16 @@ def finish(
 
 
 def evaluate_test_split(
-    study: optuna.Study, data: Dataset, weights_dir: Path, device: torch.device
+    study: optuna.Study,
+    data: Dataset,
+    weights_dir: Path,
+    device: torch.device,
+    trials: list[optuna.trial.FrozenTrial] | None = None,
 ) -> None:
-    """Test accuracy of the Pareto-optimal candidates only (the test split's one use)."""
+    """Test accuracy of the Pareto-optimal candidates only (the test split's one use in a
+    search; a tabulated benchmark gives ``trials``: all of them)."""
     known = test_accuracies(study)
-    for trial in pareto_trials(study):
+    for trial in pareto_trials(study) if trials is None else trials:
         path = weights_file(weights_dir, trial.number)
         if trial.number in known or not path.is_file():
             continue

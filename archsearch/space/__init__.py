@@ -6,6 +6,7 @@ the package as ``archsearch.search_spaces``; any other file is loaded by its pat
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -67,6 +68,17 @@ def describe_samples(
     return rows
 
 
+def space_size(space: SearchSpace) -> int | None:
+    """Points of the space's grid — every value of every searched field, hyperparameters
+    included — or ``None`` when a field is a continuous range (the space is not finite). A
+    field that applies to some choices only (an inverted residual's expansion) counts in every
+    point, so several points may be one network."""
+    values = [d.values() for d in space.distributions().values()]
+    if any(v is None for v in values):
+        return None
+    return math.prod(len(v) for v in values if v is not None)
+
+
 def space_from_text(text: str, source: str, check: bool = True) -> SearchSpace:
     """Parse and validate a space file's ``text``; errors name ``source`` (a file, or where
     the text came from, e.g. a stored run)."""
@@ -126,4 +138,5 @@ __all__ = [
     "read_space_text",
     "scale_width",
     "space_from_text",
+    "space_size",
 ]
