@@ -126,7 +126,7 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     if ctx.on_candidate is not None:
         ctx.on_candidate(trial.number, arch, int(hp["epochs"]))
     config = TrainConfig.from_hyperparameters(hp, seed=seed)
-    hook = _epoch_hook(trial, ctx, config.epochs)
+    hook = epoch_hook(trial, ctx.objectives, config.epochs, ctx.on_epoch)
     result = train(model, data, config, ctx.device, hook)
     if ctx.weights_dir is not None:
         torch.save(model.state_dict(), weights_file(ctx.weights_dir, trial.number))
@@ -154,20 +154,24 @@ def _costs(model: nn.Module, ctx: TrialContext) -> tuple[dict[str, Any], float]:
     return costs, static.elementwise_mac_share
 
 
-def _epoch_hook(
-    trial: optuna.Trial, ctx: TrialContext, epochs: int
+def epoch_hook(
+    trial: optuna.Trial,
+    objectives: tuple[str, ...],
+    epochs: int,
+    on_epoch: Callable[[int, int, float], None] | None = None,
 ) -> Callable[[int, float], None]:
     """After each epoch: progress, then early stopping. The Pareto pruner (any study) reads
     the accuracies this writes at its rungs; Optuna's pruners (single-objective studies only:
-    ``trial.report`` raises in the others) read ``trial.report``'s."""
+    ``trial.report`` raises in the others) read ``trial.report``'s. A tabulated benchmark's
+    replay calls it with the table's accuracies, so it stops what a run would stop."""
     pruner = trial.study.pruner
     pareto = isinstance(pruner, ParetoAshaPruner)
-    single = len(ctx.objectives) == 1 and not pareto
+    single = len(objectives) == 1 and not pareto
     accuracies: list[float] = []
 
-    def on_epoch(epoch: int, accuracy: float) -> None:
-        if ctx.on_epoch is not None:
-            ctx.on_epoch(trial.number, epoch, accuracy)
+    def hook(epoch: int, accuracy: float) -> None:
+        if on_epoch is not None:
+            on_epoch(trial.number, epoch, accuracy)
         accuracies.append(accuracy)
         if pareto and pruner.is_rung(epoch + 1, epochs):
             record_epochs(trial, accuracies)
@@ -181,4 +185,4 @@ def _epoch_hook(
                 record_pruned(trial, accuracies, f"stopped after epoch {epoch + 1}")
                 raise optuna.TrialPruned()
 
-    return on_epoch
+    return hook

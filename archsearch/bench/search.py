@@ -112,11 +112,15 @@ def _typed(value: str, default: Any) -> Any:
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
-    """``0,1,2`` → the seeds of a benchmark."""
+    """``0,1,2`` or ``0-99`` (or both: ``0-9,20``) → the seeds of a benchmark."""
+    seeds: list[int] = []
     try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            low, dash, high = part.partition("-")
+            seeds += range(int(low), int(high) + 1) if dash else [int(low)]
     except ValueError:
-        raise ConfigError("seeds", f"'{text}' is not a comma-separated list") from None
+        raise ConfigError("seeds", f"'{text}' is not a list of seeds (0,1,2 or 0-99)") from None
+    return tuple(seeds)
 
 
 def parse_cost_budgets(text: str | None) -> tuple[float, float] | None:
@@ -364,14 +368,18 @@ def measure_run(
     budget_s: float,
     budgets: tuple[float, float],
     started: float,
+    end_of: Callable[[optuna.trial.FrozenTrial], float | None] | None = None,
 ) -> RunMetrics:
-    """Everything the benchmark reports about one run, from its study."""
+    """Everything the benchmark reports about one run, from its study. ``end_of(trial)``: when
+    a trial finished, in seconds since the start (default: its completion time less
+    ``started``; a replay's simulated clock gives its own)."""
+    end_of = end_of or (lambda trial: _seconds_since(trial, started))
     cost_attr = OBJECTIVE_ATTRS[scale.cost]
     finished = []  # (seconds since the start, cost, val accuracy, number) of completed trials
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if status_of(trial) != "ok" or trial.datetime_complete is None:
+        at = end_of(trial)
+        if status_of(trial) != "ok" or at is None:
             continue
-        at = trial.datetime_complete.timestamp() - started
         if at <= budget_s:
             record = record_of(trial)
             finished.append((at, float(record[cost_attr]), float(record["val_accuracy"]), trial))
@@ -384,7 +392,7 @@ def measure_run(
     tests = test_accuracies(study)
     tested = [(c, tests[t.number]) for _, c, _, t in finished if t.number in tests]
     front = _front(pairs)
-    in_time = [t for t in judged(study) if _finished_by(t, started, budget_s)]
+    in_time = [t for t in judged(study) if (end := end_of(t)) is not None and end <= budget_s]
     return RunMetrics(
         label=label,
         seed=seed,
@@ -406,9 +414,9 @@ def measure_run(
     )
 
 
-def _finished_by(trial: optuna.trial.FrozenTrial, started: float, budget_s: float) -> bool:
+def _seconds_since(trial: optuna.trial.FrozenTrial, started: float) -> float | None:
     end = trial.datetime_complete
-    return end is not None and end.timestamp() - started <= budget_s
+    return None if end is None else end.timestamp() - started
 
 
 def _front(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -539,19 +547,34 @@ def bench_page(result: BenchResult) -> str:
         for r in result.runs
         if r.seed == first_seed
     ]
-    fronts = [i for s in studies if (i := get_pareto_info(s, result.scale.cost)) is not None]
+    title = "Searchers at equal wall time"
+    return comparison_page(title, result.machine, result.rows, result.runs, studies, result.scale)
+
+
+def comparison_page(
+    title: str,
+    about: str,
+    rows: list[dict[str, Any]],
+    runs: list[RunMetrics],
+    studies: list[optuna.Study],
+    scale: CostScale,
+) -> str:
+    """A comparison of searchers as a page's body: ``rows``, the hypervolume over time of
+    ``runs``, and the fronts of ``studies`` (one seed's) overlaid."""
+    fronts = [i for s in studies if (i := get_pareto_info(s, scale.cost)) is not None]
     sections = [
-        '<section id="summary"><h2>Searchers at equal wall time</h2>'
-        f'<p class="muted">{_html.esc(result.machine)}</p>'
-        + _html.table(result.rows, "bench-table")
+        f'<section id="summary"><h2>{_html.esc(title)}</h2>'
+        f'<p class="muted">{_html.esc(about)}</p>'
+        + _html.table(rows, "bench-table")
         + "</section>",
         '<section id="anytime"><h2>Hypervolume over time</h2>'
-        + _html.figure_div(_plots.hypervolume_figure(bench_curves(result.runs)), "anytime")
+        + _html.figure_div(_plots.hypervolume_figure(bench_curves(runs)), "anytime")
         + "</section>",
     ]
     if fronts:
+        seed = runs[0].seed if runs else 0
         sections.append(
-            f'<section id="fronts"><h2>Fronts (seed {first_seed})</h2>'
+            f'<section id="fronts"><h2>Fronts (seed {seed})</h2>'
             + _html.figure_div(_plots.pareto_figure(fronts), "bench-fronts")
             + "</section>"
         )

@@ -62,7 +62,7 @@ def bench_search(
         ),
     ] = "random:pruner=none,tpe:pruner=none,tpe",
     budget_s: Annotated[float, typer.Option("--budget-s", help="Wall time per run (s).")] = 120.0,
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    seeds: Annotated[str, typer.Option(help="Seeds: 0,1,2 or 0-99.")] = "0,1,2",
     parallel: Annotated[int, typer.Option(min=1, help="Runs side by side.")] = 1,
     threads: Annotated[
         int | None, typer.Option(min=1, help="Torch threads per run (default: split evenly).")
@@ -71,32 +71,47 @@ def bench_search(
         str | None,
         typer.Option(help="Two costs for 'best accuracy under' (default: 1/4, 1/2 of the range)."),
     ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(
+            help="Replay against this tabulated benchmark (a shipped name or a file) on a"
+            " simulated clock instead of training: --budget-s is simulated seconds."
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="With --table: simulated workers.")] = 1,
     out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "bench",
     **options: Any,
 ) -> None:
     """Compare searchers on one space at equal wall time over several seeds: hypervolume,
-    its curve over time, trials judged, best accuracy under two cost budgets.
+    its curve over time, trials judged, best accuracy under two cost budgets; with --table,
+    replayed against a tabulated benchmark over many seeds in minutes.
 
-    Example: archsearch bench search --space mobile --searchers random,tpe --budget-s 60
+    Example: archsearch bench search --table nb-mobile-digits --seeds 0-99 --budget-s 180
     """
     from ..bench import BenchConfig, parse_cost_budgets, parse_entries, parse_seeds, run_bench
+    from ..bench.replay import ReplayConfig, run_replay
     from ..runs import RunConfig
     from ._console import bench_with_progress, print_files, print_rows
 
-    config = BenchConfig(
-        base=RunConfig.from_options(**run_config_fields(options)),
-        entries=tuple(parse_entries(searchers)),
-        budget_s=budget_s,
-        seeds=parse_seeds(seeds),
-        parallel=parallel,
-        threads=threads,
-        out_dir=out_dir,
-        cost_budgets=parse_cost_budgets(cost_budgets),
-    )
-    total = len(config.entries) * len(config.seeds)
-    result = bench_with_progress(lambda progress: run_bench(config, progress), total)
-    shown = ("searcher", "hypervolume", "judged", "pruned", "time to baseline hv")
-    print_rows("searchers at equal wall time", {k: k for k in shown}, result.rows)
+    base = RunConfig.from_options(**run_config_fields(options))
+    entries, seed_list = tuple(parse_entries(searchers)), parse_seeds(seeds)
+    if table is not None:
+        cost = next(o for o in base.objectives if o != "accuracy")
+        replay = ReplayConfig(
+            table, entries, budget_s, seed_list, workers, cost, parallel=parallel, out_dir=out_dir
+        )
+        result = bench_with_progress(
+            lambda on: run_replay(replay, on), len(entries) * len(seed_list)
+        )
+        shown = ("searcher", "hypervolume", "beats baseline", "wilcoxon p", "judged")
+    else:
+        config = BenchConfig(base, entries, budget_s, seed_list, parallel, threads, out_dir,
+                             parse_cost_budgets(cost_budgets))  # fmt: skip
+        result = bench_with_progress(
+            lambda on: run_bench(config, on), len(entries) * len(seed_list)
+        )
+        shown = ("searcher", "hypervolume", "judged", "pruned", "time to baseline hv")
+    print_rows("searchers compared", {k: k for k in shown}, result.rows)
     print_files(result.files)
 
 
