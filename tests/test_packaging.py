@@ -71,4 +71,5 @@ def test_wheel_ships_the_search_spaces(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split("\n")[:2] == ["['inception', 'mixed', 'mobile', 'resnet']", "mobile"]
+    spaces = "['inception', 'mixed', 'mobile', 'nb-mobile', 'resnet']"
+    assert run.stdout.split("\n")[:2] == [spaces, "mobile"]
