@@ -83,16 +83,31 @@ def report(
             " onnxruntime), beside the run's own."
         ),
     ] = "",
+    table: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of runs: the page of a tabulated benchmark (a shipped name or a"
+            " file): every network by family, the choices that pay, the best per family."
+        ),
+    ] = None,
 ) -> None:
     """Write a self-contained HTML report (Pareto fronts, history, every trial, per-candidate
-    detail) of one or more runs, with the trials as CSV beside it.
+    detail) of one or more runs, with the trials as CSV beside it; or a table's page.
 
     Example: archsearch report runs/mobile-tpe runs/mobile-random -o reports/compare.html
     """
     from ..profiler import parse_latency_backends
-    from ..report import write_report
+    from ..report import write_report, write_table_page
     from ..runs import open_runs
 
+    if table is not None:
+        from ..bench import read_table
+
+        loaded = read_table(table)
+        name = str(loaded.meta.get("name", "table"))
+        page = Path(output) if output else Path(reports_dir) / f"{name}.html"
+        out.print(f"report: {write_table_page(loaded.frame, loaded.meta, page)}")
+        return
     studies = open_runs(runs, storage=storage, studies=study, runs_dir=runs_dir)
     name = "+".join(s.study_name for s in studies)
     written = write_report(

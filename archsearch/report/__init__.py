@@ -196,6 +196,44 @@ def one_shot_section(infos: list[OneShotInfo]) -> str:
     return '<section id="one-shot"><h2>One-shot estimates</h2>' + "".join(parts) + "</section>"
 
 
+def write_table_page(frame: pd.DataFrame, meta: dict[str, Any], path: str | Path) -> Path:
+    """The page of a tabulated benchmark (:mod:`archsearch.bench.tabulate`) for people
+    learning the field: every network's accuracy against flops and against mac by block
+    family and SE, the choices that buy accuracy beyond their flops, and the best network of
+    each family at equal flops."""
+    from ._table import best_rows, effect_rows, get_table_info
+
+    info = get_table_info(frame, str(meta.get("name", "table")))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    about = (
+        f"{len(info.points):,} networks of <code>{_html.esc(meta.get('space', ''))}</code> on"
+        f" {_html.esc(meta.get('dataset', ''))}, each trained once ({meta.get('date', '')};"
+        f" {_html.esc(meta.get('machine', ''))}). Accuracy: the test split's after the last"
+        f" epoch. Fitted over every network, accuracy rises {info.per_doubling:+.4f} per"
+        " doubling of flops; a choice's <em>accuracy beyond its flops</em> is the mean, over"
+        " the networks that make it, of their accuracy less what their flops predict."
+    )
+    sections = [
+        f'<section id="summary"><h2>The table</h2><p class="muted">{about}</p></section>',
+        '<section id="networks"><h2>Every network</h2><div class="grid">'
+        + "".join(
+            _html.figure_div(_plots.table_figure(info, axis), f"table-{axis}")
+            for axis in ("flops", "mac")
+        )
+        + "</div></section>",
+        '<section id="choices"><h2>Which choices buy accuracy beyond their flops</h2>'
+        + _html.table(effect_rows(info), "table-choices")
+        + "</section>",
+        '<section id="families"><h2>The best network of each family at equal flops</h2>'
+        + _html.table(best_rows(info), "table-families")
+        + "</section>",
+    ]
+    title = f"archsearch table: {meta.get('name', '')}"
+    path.write_text(_html.page(title, "".join(sections)), encoding="utf-8")
+    return path
+
+
 def write_trials_table(rows: list[dict[str, Any]], path: Path, parquet: bool = False) -> None:
     """Trial rows (:func:`~archsearch.study.trial_row`) as CSV, with the units in the cost
     columns' names; with ``parquet``, also as Parquet beside it where pyarrow is installed."""
@@ -223,5 +261,6 @@ __all__ = [
     "one_shot_section",
     "proxy_section",
     "write_report",
+    "write_table_page",
     "write_trials_table",
 ]

@@ -14,6 +14,7 @@ from ._info import (
     ProxyInfo,
     RankInfo,
 )
+from ._table import TableInfo
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf")
 STYLE = {  # category -> (marker symbol, opacity, legend suffix)
@@ -315,5 +316,43 @@ def proxy_figure(info: ProxyInfo) -> go.Figure:
     fig.update_layout(
         title="Zero-cost proxies at initialisation against trained accuracy",
         **{**LAYOUT, "height": 300 * rows},
+    )
+    return fig
+
+
+SE_SYMBOLS = {"no SE": "circle", "some SE": "diamond", "SE": "square"}
+
+
+def table_figure(info: TableInfo, axis: str) -> go.Figure:
+    """Every network of a table: accuracy against ``axis`` (flops or mac, log scale), one
+    colour per block family, one marker per use of squeeze-and-excitation."""
+    fig = go.Figure()
+    families = sorted({p.family for p in info.points})
+    for index, family in enumerate(families):
+        for se, symbol in SE_SYMBOLS.items():
+            points = [p for p in info.points if p.family == family and p.se == se]
+            if not points:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=[getattr(p, axis) for p in points],
+                    y=[p.accuracy for p in points],
+                    mode="markers",
+                    name=f"{family}, {se}",
+                    marker={
+                        "symbol": symbol,
+                        "size": 6,
+                        "color": COLORS[index % len(COLORS)],
+                        "opacity": 0.6,
+                    },
+                    text=[p.architecture for p in points],
+                    hovertemplate="%{text}<br>%{x:,}<br>accuracy %{y:.4f}<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        **LAYOUT,
+        title=f"{info.name}: {info.accuracy.replace('_', ' ')} against {AXIS_TITLES[axis]}",
+        xaxis={"title": AXIS_TITLES[axis], "type": "log"},
+        yaxis={"title": info.accuracy.replace("_", " ")},
     )
     return fig
