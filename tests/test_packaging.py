@@ -36,8 +36,9 @@ def test_wheel_ships_the_search_spaces(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr
     wheel = next((tmp_path / "dist").glob("archsearch-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for space in ("mobile", "resnet", "inception", "mixed"):
+    for space in ("mobile", "resnet", "inception", "mixed", "nb-mobile"):
         assert f"archsearch/search_spaces/{space}.yaml" in names
+    assert "archsearch/tables/nb-mobile-digits.csv.gz" in names  # the shipped table
 
     target = tmp_path / "site"
     subprocess.run(

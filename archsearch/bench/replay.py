@@ -144,6 +144,8 @@ def replay(
     ``max_trials`` started); the study holds every trial started, with its simulated start
     and end."""
     searcher = OptunaSearcher(run.searcher, seed=run.seed)  # type: ignore[arg-type]
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per replayed study
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(
@@ -153,6 +155,7 @@ def replay(
             study_name=f"{run.searcher}-s{run.seed}",
         )
         study.set_metric_names(list(run.objectives))
+    optuna.logging.set_verbosity(verbosity)
     cost = next(o for o in run.objectives if o != "accuracy")
     events: list[tuple[float, int, int, Any]] = []  # (end of an epoch, order, epoch, state)
     order = itertools.count()
