@@ -48,7 +48,15 @@ from ..study import (
 )
 from ..train import TrainResult
 from ._output import markdown_table, write_outputs
-from .search import BenchEntry, CostScale, RunMetrics, comparison_page, measure_run
+from .search import (
+    BenchEntry,
+    CostScale,
+    RunMetrics,
+    comparison_page,
+    curve_rows,
+    measure_run,
+    run_rows,
+)
 from .tabulate import Table, read_table
 
 #: seconds a real trial costs besides its epochs: archsearch's and Optuna's bookkeeping
@@ -363,25 +371,7 @@ def write_replay(result: ReplayResult) -> dict[str, str]:
         for e in config.entries
     ]  # fmt: skip
     about = replay_about(result)
-    per_run = [
-        {
-            "searcher": r.label,
-            "seed": r.seed,
-            "hypervolume": r.hypervolume,
-            "test_hypervolume": r.test_hypervolume,
-            "completed": r.completed,
-            "pruned": r.pruned,
-            "judged": r.judged,
-            "best_acc_budget_1": r.best_under[0],
-            "best_acc_budget_2": r.best_under[1],
-        }
-        for r in result.runs
-    ]
-    curves = [
-        {"searcher": r.label, "seed": r.seed, "seconds": t, "hypervolume": hv}
-        for r in result.runs
-        for t, hv in zip(r.curve_t, r.curve_hv, strict=True)
-    ]
+    per_run, curves = run_rows(result.runs), curve_rows(result.runs)
     title = "Searchers replayed on the table, at equal simulated time"
     page = comparison_page(title, about, result.rows, result.runs, studies, result.scale)
     return write_outputs(

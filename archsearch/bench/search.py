@@ -478,9 +478,9 @@ def _mean_std(values: Sequence[float | None], digits: int) -> str:
     return text + (f" ({missing} without)" if missing else "")
 
 
-def write_bench(result: BenchResult) -> dict[str, str]:
-    """The table as markdown and CSV, every run's figures and curves as CSV, and the page."""
-    per_run = [
+def run_rows(runs: list[RunMetrics]) -> list[dict[str, Any]]:
+    """Every run's figures, one row each (``runs.csv``)."""
+    return [
         {
             "searcher": r.label,
             "seed": r.seed,
@@ -494,13 +494,22 @@ def write_bench(result: BenchResult) -> dict[str, str]:
             "best_acc_budget_2": r.best_under[1],
             "last_trial_s": round(r.wall_s, 1),
         }
-        for r in result.runs
+        for r in runs
     ]
-    curves = [
+
+
+def curve_rows(runs: list[RunMetrics]) -> list[dict[str, Any]]:
+    """Every run's hypervolume over time, one row a point (``curves.csv``)."""
+    return [
         {"searcher": r.label, "seed": r.seed, "seconds": t, "hypervolume": hv}
-        for r in result.runs
+        for r in runs
         for t, hv in zip(r.curve_t, r.curve_hv, strict=True)
     ]
+
+
+def write_bench(result: BenchResult) -> dict[str, str]:
+    """The table as markdown and CSV, every run's figures and curves as CSV, and the page."""
+    per_run, curves = run_rows(result.runs), curve_rows(result.runs)
     title = "archsearch bench search: " + " vs ".join(dict.fromkeys(r.label for r in result.runs))
     return write_outputs(
         result.config.out_dir,
