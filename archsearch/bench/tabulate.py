@@ -18,9 +18,8 @@ from __future__ import annotations
 import datetime
 import gzip
 import json
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,8 @@ from ..runs import RunConfig, RunProgress, RunResult, run_search
 from ..runs._loop import distinct_points, run_data, search_grid
 from ..runs.resume import load_run_space
 from ..runs.search import evaluate_test_split
+from ..searchers import grid_size
+from ..space import continuous_fields
 from ..study import completed, proxies_of, record_of, test_accuracies
 from ..train import resolve_device
 from ._output import machine_line
@@ -78,13 +79,15 @@ class TabulateResult:
     runs: list[RunResult] = field(default_factory=list)
 
 
-def finite_points(config: RunConfig) -> tuple[Candidates, list[dict[str, Any]], int]:
-    """The space's candidates, its distinct points (each a network and its recipe) and the
-    grid's size; refused, naming the size or the continuous fields, for a space that is not
-    finite or too large to tabulate."""
+def finite_points(
+    config: RunConfig, input_size: tuple[int, int]
+) -> tuple[Candidates, list[dict[str, Any]], int]:
+    """The space's candidates, its distinct points (each a network and its recipe) at
+    ``input_size`` and the grid's size; refused, naming the size or the continuous fields, for
+    a space that is not finite or too large to tabulate."""
     space, _ = load_run_space(config.space)
     candidates = Candidates(space=space, epochs=config.epochs)
-    continuous = [n for n, d in space.distributions().items() if d.values() is None]
+    continuous = continuous_fields(space)
     if continuous:
         raise ConfigError(
             "space",
@@ -92,15 +95,14 @@ def finite_points(config: RunConfig) -> tuple[Candidates, list[dict[str, Any]], 
             " (fix them, or give them a step)",
         )
     grid = search_grid(candidates)
-    size = math.prod(len(values) for values in grid.values())
+    size = grid_size(grid)
     if size > MAX_NETWORKS:
         raise ConfigError(
             "space",
             f"'{config.space}' has {size:,} points, more than the {MAX_NETWORKS:,} a table"
             " may hold: fix more of its fields",
         )
-    data = run_data(config)
-    return candidates, distinct_points(candidates, grid, data.input_size), size
+    return candidates, distinct_points(candidates, grid, input_size), size
 
 
 def spread(points: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
@@ -116,7 +118,10 @@ def tabulate(
     """Train every network of ``config.base.space`` for each seed (and the spread subset for
     each repeat seed), then write the table; ``on_progress(text, done, total)`` after each
     trained network."""
-    candidates, points, size = finite_points(config.base)
+    # each run's data loaded once (the run's seed draws its validation split); the input size,
+    # which decides the networks, is the same for every seed
+    first = run_data(replace(config.base, seed=config.seeds[0]))
+    candidates, points, size = finite_points(config.base, first.input_size)
     subset = spread(points, config.repeat_count)
     plan = [(seed, points) for seed in config.seeds]
     plan += [(seed, subset) for seed in config.repeat_seeds]
@@ -136,8 +141,10 @@ def tabulate(
                 on_progress(label, before + judged, total)
 
         progress = RunProgress(on_trial=on_trial)
-        finished = run_search(run, candidates=candidates, progress=progress, points=seed_points)
-        data = run_data(run)
+        data = first if seed == config.seeds[0] else run_data(run)
+        finished = run_search(
+            run, candidates=candidates, progress=progress, data=data, points=seed_points
+        )
         trained = completed(finished.study)
         evaluate_test_split(
             finished.study, data, run.run_dir / "weights", resolve_device(run.device), trained

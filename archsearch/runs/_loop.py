@@ -22,7 +22,7 @@ from ..objective import Candidates, TrialContext, evaluate_trial
 from ..proxies import proxy_batch
 from ..searchers import BaseSearcher, Budget, TrialCallback, grid_size
 from ..searchers.pruners import ProxyScreen
-from ..space import Distribution, SearchSpace, read_space_text, space_size
+from ..space import Distribution, SearchSpace, continuous_fields, read_space_text, space_size
 from ..space.distributions import grid_values
 from ..study import best_values, judged
 from .config import RunConfig, RunProgress
@@ -241,8 +241,7 @@ def describe_size(space: SearchSpace, input_size: int = 32) -> str:
     :data:`COUNTED_UP_TO` grid points), or why it has no size."""
     size = space_size(space)
     if size is None:
-        continuous = [n for n, d in space.distributions().items() if d.values() is None]
-        return f"size: not finite ({', '.join(continuous)}: continuous)"
+        return f"size: not finite ({', '.join(continuous_fields(space))}: continuous)"
     if size > COUNTED_UP_TO:
         return f"size: {size:,} grid points (too many to count its distinct networks)"
     candidates = Candidates(space=space)

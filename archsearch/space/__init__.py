@@ -68,15 +68,20 @@ def describe_samples(
     return rows
 
 
+def continuous_fields(space: SearchSpace) -> list[str]:
+    """The searched fields that are continuous ranges (no step): what keeps a space from
+    being finite."""
+    return [name for name, d in space.distributions().items() if d.values() is None]
+
+
 def space_size(space: SearchSpace) -> int | None:
     """Points of the space's grid — every value of every searched field, hyperparameters
     included — or ``None`` when a field is a continuous range (the space is not finite). A
     field that applies to some choices only (an inverted residual's expansion) counts in every
     point, so several points may be one network."""
-    values = [d.values() for d in space.distributions().values()]
-    if any(v is None for v in values):
+    if continuous_fields(space):
         return None
-    return math.prod(len(v) for v in values if v is not None)
+    return math.prod(len(d.values() or ()) for d in space.distributions().values())
 
 
 def space_from_text(text: str, source: str, check: bool = True) -> SearchSpace:
@@ -128,6 +133,7 @@ __all__ = [
     "Layout",
     "SearchSpace",
     "StageLayout",
+    "continuous_fields",
     "default_hyperparameters",
     "describe_samples",
     "fit_to_input",
