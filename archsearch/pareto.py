@@ -70,3 +70,31 @@ def hypervolume_2d(points: np.ndarray, reference: tuple[float, float]) -> float:
             area += (ref_x - x) * (best_y - y)
             best_y = y
     return float(area)
+
+
+def hypervolume_gains(
+    front: np.ndarray, candidates: np.ndarray, reference: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each row p of ``candidates`` (N x 2, minimised): the hypervolume it would add to
+    ``front`` (n x 2) inside the box below ``reference`` — ``hypervolume_2d(front + [p]) -
+    hypervolume_2d(front)`` for all N at once — and its margin: how far p's second objective
+    is below the front's best at p's first (positive when p is not dominated).
+
+    The front's staircase ``B(x)``, the least second objective among its points with first
+    objective at most x, is a step function; p adds the area between it and p's own level
+    from p's first objective to the reference."""
+    front = np.asarray(front, dtype=float).reshape(-1, 2)
+    points = np.asarray(candidates, dtype=float).reshape(-1, 2)
+    ref_x, ref_y = reference
+    front = front[(front[:, 0] < ref_x) & (front[:, 1] < ref_y)]
+    order = np.argsort(front[:, 0], kind="stable")
+    xs, ys = front[order, 0], np.minimum.accumulate(front[order, 1]) if len(front) else front[:, 1]
+    starts = np.concatenate([[-np.inf], xs])  # steps: before the first point, then at each
+    ends = np.concatenate([xs, [ref_x]])
+    levels = np.concatenate([[ref_y], ys])
+    px, py = points[:, :1], points[:, 1:]
+    widths = np.clip(np.minimum(ends, ref_x) - np.maximum(starts, px), 0.0, None)
+    gains = (np.clip(levels - py, 0.0, None) * widths).sum(axis=1)
+    step = np.searchsorted(xs, points[:, 0], side="right")  # the step holding each p
+    margins = levels[step] - points[:, 1]
+    return gains, margins

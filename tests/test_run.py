@@ -21,6 +21,7 @@ import archsearch.objective
 from archsearch.cli import app
 from archsearch.errors import ArchsearchError
 from archsearch.runs import RunConfig, RunResult, run_search
+from archsearch.runs.config import GROUPED
 from archsearch.study import completed, record_of, status_counts
 from tests.conftest import run_config
 
@@ -487,17 +488,21 @@ STORED_OPTIONS = {
 }  # fmt: skip
 
 
+#: options added since: a study stored before them reads with their defaults
+ADDED_SINCE = {"write_report"} | {name for name in GROUPED if name.startswith("guided_")}
+
+
 def test_a_run_keeps_the_option_names_of_older_studies(tmp_path: Path, tiny_space: Path) -> None:
     made = RunConfig.from_options(darts_epochs=3, cost="latency", spos_sampling="fair")
     assert (made.darts.epochs, made.darts.cost, made.spos.sampling) == (3, "latency", "fair")
     flat = made.options()
-    assert set(flat) == STORED_OPTIONS | {"write_report"}  # the one option added since
+    assert set(flat) == STORED_OPTIONS | ADDED_SINCE
     assert (flat["darts_epochs"], flat["cost"], flat["spos_sampling"]) == (3, "latency", "fair")
     assert RunConfig.from_options(**flat) == made
     # a study's stored options are those names, and a run made from them is the same run
     result = run_search(config(tmp_path, tiny_space, trials=1, derive_top=2))
     stored = result.study.user_attrs["config"]
-    assert set(stored) == STORED_OPTIONS | {"write_report"} and stored["derive_top"] == 2
+    assert set(stored) == STORED_OPTIONS | ADDED_SINCE and stored["derive_top"] == 2
     again = RunConfig.from_options(**stored)
     assert again.darts.derive_top == 2 and again.options() == {
         **stored,

@@ -1,4 +1,4 @@
-"""What every searcher of the table owes a run, checked over all seven (as Optuna's sampler
+"""What every searcher of the table owes a run, checked over all of them (as Optuna's sampler
 contract tests run over every sampler): the budget honoured, a failing candidate recorded with
 its reason while the search goes on, Ctrl-C leaving no trial running and the stopped one
 queued again, and the trial record of every trained candidate."""
@@ -26,6 +26,10 @@ SMALL: dict[str, tuple[dict[str, object], int]] = {
     "tpe": ({"trials": 3}, 3),
     "nsga2": ({"trials": 3}, 3),
     "grid": ({"trials": 4}, 4),
+    "gp": ({"trials": 3}, 3),
+    "bins": ({"trials": 3}, 3),
+    "local": ({"trials": 3}, 3),
+    "predictor": ({"trials": 3, "guided_startup": 1}, 3),
     "darts": ({"darts_epochs": 1, "derive_top": 1}, 2),
     "spos": ({"spos_epochs": 1, "spos_evaluations": 8, "retrain_top": 2}, 2),
     "zoo": ({}, 5),

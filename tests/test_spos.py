@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
 
@@ -39,6 +40,7 @@ from archsearch.searchers.oneshot.spos import (
 from archsearch.searchers.oneshot.supernet import PathNetwork, Supernet
 from archsearch.study import ONE_SHOT_ATTR, completed, trial_row
 from tests.conftest import DEVICES, same_threads
+from tests.test_replay import THREE
 
 CPU = torch.device("cpu")
 SPACE = """\
@@ -407,6 +409,65 @@ def test_bench_one_shot_correlates_estimates_with_training(space_file, tmp_path)
         expected != expected and result.rows[2]["kendall"] is None
     )
     assert "one-shot estimate" in (tmp_path / "summary.md").read_text()
+
+
+# four networks (stage widths 8-32) with made-up stand-alone accuracies in a table
+WIDTHS_TABLE = THREE.replace("[8, 16, 24]", "[8, 16, 24, 32]").replace("three", "widths")
+
+
+def test_bench_one_shot_against_a_table_takes_its_accuracies(tmp_path) -> None:
+    from scipy.stats import spearmanr
+
+    from archsearch.bench.one_shot import OneShotBenchConfig, run_one_shot_bench
+    from archsearch.bench.tabulate import write_table
+    from archsearch.runs._loop import run_data
+    from archsearch.space import space_from_text
+
+    space = space_from_text(WIDTHS_TABLE, "widths")
+    base = RunConfig.from_options(
+        space="mobile", dataset="synthetic", device="cpu", spos_epochs=1
+    )  # the space is the table's, whatever --space says
+    accuracy = {8: 0.5, 16: 0.7, 24: 0.6, 32: 0.9}
+    again = {8: 0.55, 16: 0.6, 24: 0.65}  # a second training seed of three of them
+    rows = []
+    for seed, figures in ((0, accuracy), (1, again)):
+        for width, value in figures.items():
+            arch = space.sample_architecture(
+                optuna.trial.FixedTrial({"stage1.out_channels": width}), (8, 8)
+            )
+            rows.append(
+                {"seed": seed, "arch_id": arch.id, "params": width, "flops": width,
+                 "val_1": value - 0.1, "val_2": value, "proxy.naswot": -width}
+            )  # fmt: skip
+    meta = {"space_yaml": WIDTHS_TABLE, "input_shape": [1, 8, 8], "num_classes": 4,
+            "dataset": run_data(base).describe()}  # fmt: skip
+    write_table(tmp_path / "widths.csv.gz", meta, rows)
+    table = str(tmp_path / "widths.csv.gz")
+
+    result = run_one_shot_bench(OneShotBenchConfig(base, out_dir=str(tmp_path), table=table))
+    assert [c["trained accuracy"] for c in result.candidates] == [0.5, 0.7, 0.6, 0.9]  # val_2
+    assert [c["proxy.naswot"] for c in result.candidates] == [-8, -16, -24, -32]
+    assert [r["score"] for r in result.rows] == [
+        "one-shot estimate",
+        "without BN recalibration",
+        "params",
+        "flops",
+        "proxy.naswot",
+        "another training seed (1)",
+    ]
+    # flops (8, 16, 24, 32) against (0.5, 0.7, 0.6, 0.9): ranks 1,2,3,4 vs 1,3,2,4,
+    # ρ = 1 - 6·(0+1+1+0)/(4·15) = 0.8; the proxy is its negative
+    assert result.rows[3]["spearman"] == pytest.approx(0.8)
+    assert result.rows[4]["spearman"] == pytest.approx(-0.8)
+    # the seed-1 accuracies (0.55, 0.6, 0.65) rank seed 0's (0.5, 0.7, 0.6) with ρ = 0.5
+    assert spearmanr([0.55, 0.6, 0.65], [0.5, 0.7, 0.6]).statistic == pytest.approx(0.5)
+    assert result.rows[5]["spearman"] == pytest.approx(0.5) and result.rows[5]["n"] == 3
+    assert "4 networks of the table" in (tmp_path / "summary.md").read_text()
+    assert "Space `widths`" in (tmp_path / "summary.md").read_text()
+
+    other = RunConfig.from_options(dataset="synthetic", device="cpu", seed=0, train_limit=50)
+    with pytest.raises(ConfigError, match="dataset"):
+        run_one_shot_bench(OneShotBenchConfig(other, out_dir=str(tmp_path), table=table))
 
 
 def test_one_shot_search_keeps_to_the_limits(space, data) -> None:

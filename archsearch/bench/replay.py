@@ -34,10 +34,13 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import ArchsearchError, ConfigError
-from ..objective import epoch_hook
+from ..objective import Candidates, epoch_hook
 from ..runs import RunConfig
+from ..runs.config import GROUPED
 from ..runs.resume import pruner
+from ..runs.searchers import guided_searcher
 from ..searchers import OptunaSearcher
+from ..searchers.guided import GUIDED_RULES
 from ..space import SearchSpace, space_from_text
 from ..study import (
     OBJECTIVES,
@@ -66,9 +69,15 @@ TRIAL_OVERHEAD_S = 0.133
 #: user attribute of a replayed trial: its start and end on the simulated clock (seconds)
 SIMULATED_ATTR = "simulated"
 #: the searchers a table can replay: those that sample networks (no training of their own)
-REPLAYABLE = ("random", "tpe", "nsga2")
+REPLAYABLE = ("random", "tpe", "nsga2", "gp", *GUIDED_RULES)
 #: the run options a replay honours; the rest (data, fidelity, devices) are the table's
-REPLAY_OPTIONS = ("searcher", "pruner", "min_epochs", "reduction_factor")
+REPLAY_OPTIONS = (
+    "searcher",
+    "pruner",
+    "min_epochs",
+    "reduction_factor",
+    *(name for name, (group, _) in GROUPED.items() if group == "guided"),
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,7 @@ class Lookup:
     input_size: tuple[int, int]
     epochs: int
     rows: dict[str, dict[str, Any]]
+    seed: int = 0
 
     @classmethod
     def of(cls, table: Table, seed: int = 0) -> Lookup:
@@ -89,7 +99,7 @@ class Lookup:
         space = space_from_text(table.meta["space_yaml"], f"{table.source} (its space)")
         _, height, width = table.meta["input_shape"]
         rows = {str(row["arch_id"]): row for row in frame.to_dict("records")}
-        return cls(table, space, (int(height), int(width)), table.epochs, rows)
+        return cls(table, space, (int(height), int(width)), table.epochs, rows, seed)
 
     def row(self, arch_id: str) -> dict[str, Any]:
         try:
@@ -151,7 +161,17 @@ def replay(
     """One searcher for one seed against the table until ``budget_s`` simulated seconds (or
     ``max_trials`` started); the study holds every trial started, with its simulated start
     and end."""
-    searcher = OptunaSearcher(run.searcher, seed=run.seed)  # type: ignore[arg-type]
+    if run.searcher in GUIDED_RULES:
+        meta = lookup.table.meta
+        shape = tuple(int(n) for n in meta["input_shape"])
+        searcher = guided_searcher(
+            run,
+            Candidates(space=lookup.space),
+            shape,
+            int(meta["num_classes"]),  # type: ignore[arg-type]
+        )
+    else:
+        searcher = OptunaSearcher(run.searcher, seed=run.seed)  # type: ignore[arg-type]
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per replayed study
     with warnings.catch_warnings():

@@ -27,6 +27,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from ..architecture import Architecture
 from ..errors import ArchsearchError, ConfigError
 from ..objective import Candidates
 from ..runs import RunConfig, RunProgress, RunResult, run_search
@@ -34,7 +35,7 @@ from ..runs._loop import distinct_points, run_data, search_grid
 from ..runs.resume import load_run_space
 from ..runs.search import evaluate_test_split
 from ..searchers import grid_size
-from ..space import continuous_fields
+from ..space import SearchSpace, continuous_fields
 from ..study import completed, proxies_of, record_of, test_accuracies
 from ..train import resolve_device
 from ._output import machine_line
@@ -103,6 +104,17 @@ def finite_points(
             " may hold: fix more of its fields",
         )
     return candidates, distinct_points(candidates, grid, input_size), size
+
+
+def architectures(space: SearchSpace, input_size: tuple[int, int]) -> dict[str, Architecture]:
+    """Every network of a finite space by its id (a table's ``arch_id``), walked through the
+    space as a trial would walk it."""
+    candidates = Candidates(space=space)
+    networks: dict[str, Architecture] = {}
+    for point in distinct_points(candidates, search_grid(candidates), input_size):
+        arch = space.sample_architecture(optuna.trial.FixedTrial(point), input_size)
+        networks.setdefault(arch.id, arch)
+    return networks
 
 
 def spread(points: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:

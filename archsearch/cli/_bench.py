@@ -174,23 +174,39 @@ ONE_SHOT_BENCH_OPTIONS = (
 @with_run_options(ONE_SHOT_BENCH_OPTIONS)
 def bench_one_shot(
     samples: Annotated[
-        int, typer.Option(min=3, help="Random networks to estimate and train.")
-    ] = 20,
+        int | None,
+        typer.Option(
+            min=3,
+            help="Networks to estimate: random ones trained here (default 20), or spread over"
+            " the table (default all).",
+        ),
+    ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(
+            help="A table (shipped name or file): its space, and its stand-alone accuracies"
+            " instead of training each network here.",
+        ),
+    ] = None,
     out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "bench-one-shot",
     **options: Any,
 ) -> None:
-    """Train the SPOS supernet, then estimate random networks with its weights and train each
-    stand-alone: Kendall τ and Spearman ρ of the estimates (with and without BatchNorm
-    recalibration) and of params, flops against the trained accuracy.
+    """Train the SPOS supernet, then estimate networks with its weights against their
+    stand-alone accuracy (trained here, or a table's): Kendall τ and Spearman ρ of the
+    estimates (with and without BatchNorm recalibration) and of params, flops (and a table's
+    proxies and second seed).
 
     Example: archsearch bench one-shot --space mobile --samples 20 --spos-epochs 10 --epochs 4
+
+    Example: archsearch bench one-shot --table nb-mobile-digits --spos-epochs 30
+    --spos-sampling sandwich
     """
     from ..bench import OneShotBenchConfig, run_one_shot_bench
     from ..runs import RunConfig
     from ._console import print_files, print_rows
 
     config = OneShotBenchConfig(
-        RunConfig.from_options(**run_config_fields(options)), samples, out_dir
+        RunConfig.from_options(**run_config_fields(options)), samples, out_dir, table=table
     )
     result = run_one_shot_bench(config, log=lambda message: err.print(message))
     shown = ("score", "spearman", "spearman 95% CI", "kendall", "kendall 95% CI")

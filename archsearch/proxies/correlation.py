@@ -94,6 +94,8 @@ def rank_correlation(
                 n_resamples=resamples,
                 confidence_level=CONFIDENCE,
                 method="percentile",
+                # Kendall's pairwise signs are n x n per resample: batches within ~100 MB
+                batch=max(1, 4_000_000 // (n * n)),
                 rng=np.random.default_rng(seed),
             ).confidence_interval
         low, high = float(ci.low), float(ci.high)

@@ -14,13 +14,16 @@ from ..architecture import Architecture
 from ..errors import ConfigError, choice
 from ..profiler.latency import LATENCY_BACKENDS, LatencyBackend
 from ..proxies import check_proxy_names
+from ..searchers.guided import GuidedOptions
 from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
 from ..searchers.oneshot.spos import OneShotSampler, Sampling, check_objectives
 from ..study import OBJECTIVES, Objective
 from .searchers import PICKING_SEARCHERS
 
 #: the keys of :data:`.searchers.SEARCHER_TABLE`
-Searcher = Literal["random", "grid", "tpe", "nsga2", "darts", "spos", "zoo"]
+Searcher = Literal[
+    "random", "grid", "tpe", "nsga2", "gp", "bins", "local", "predictor", "darts", "spos", "zoo"
+]
 Pruner = Literal["auto", "pareto-asha", "median", "successive-halving", "hyperband", "none"]
 #: Optuna's own pruners, which rank one value: single-objective studies only
 OPTUNA_PRUNERS = ("median", "successive-halving", "hyperband")
@@ -115,8 +118,17 @@ GROUPED: dict[str, tuple[str, str]] = {
     "spos_sampler": ("spos", "sampler"),
     "spos_evaluations": ("spos", "evaluations"),
     "retrain_top": ("spos", "retrain_top"),
+    "guided_pool": ("guided", "pool_size"),
+    "guided_refresh": ("guided", "refresh"),
+    "guided_mutations": ("guided", "mutations"),
+    "guided_bins": ("guided", "bins"),
+    "guided_startup": ("guided", "startup_trials"),
+    "guided_epsilon": ("guided", "epsilon"),
+    "guided_exploration": ("guided", "exploration"),
+    "guided_trees": ("guided", "trees"),
+    "guided_low_fidelity": ("guided", "low_fidelity"),
 }
-_GROUPS = {"darts": DartsOptions, "spos": SposOptions}
+_GROUPS = {"darts": DartsOptions, "spos": SposOptions, "guided": GuidedOptions}
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,7 @@ class RunConfig:
     # a searcher's own options (the flags --darts-* and --spos-* ...; see GROUPED)
     darts: DartsOptions = field(default_factory=DartsOptions)
     spos: SposOptions = field(default_factory=SposOptions)
+    guided: GuidedOptions = field(default_factory=GuidedOptions)  # bins, local, predictor
     # several workers on one study (local processes; `archsearch worker` joins from anywhere)
     workers: int = 1
     devices: str | None = None  # e.g. "cuda:0,cuda:1": one per worker, round robin

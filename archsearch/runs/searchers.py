@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
+import optuna
 import torch
 
+from ..architecture import Architecture
 from ..errors import ConfigError
+from ..objective import Candidates
+from ..profiler import architecture_costs
 from ..searchers import BaseSearcher, DartsConfig, DartsSearcher, OptunaSearcher
 from ..searchers._optuna import SamplerName
+from ..searchers.guided import GuidedRule, GuidedSampler
 from ..searchers.oneshot.spos import SposConfig, SposSearcher
 from ..searchers.reference import ReferenceSearcher
 
@@ -39,6 +44,41 @@ class SearcherEntry:
 def _optuna(config: RunConfig, setup: RunSetup, _: torch.device, __: RunProgress) -> BaseSearcher:
     name = cast(SamplerName, config.searcher)  # the table sends only Optuna's names here
     return OptunaSearcher(name, seed=config.seed, grid=setup.grid)
+
+
+def guided_searcher(
+    config: RunConfig, candidates: Candidates, input_shape: tuple[int, int, int], classes: int
+) -> OptunaSearcher:
+    """A :class:`~archsearch.searchers.guided.GuidedSampler` run (``bins``, ``local``,
+    ``predictor``): its walk is the trial's own, costed by the profiler before training."""
+    channels, height, width = input_shape
+    shape = (1, channels, height, width)
+
+    def walk(suggester: Any) -> Architecture:
+        return candidates.sample(suggester, (height, width))[0]
+
+    def costs(arch: Architecture) -> dict[str, float]:
+        counted = architecture_costs(arch, shape, classes)
+        return {"params": counted.params, "flops": counted.flops, "mac": counted.mac}
+
+    def make() -> optuna.samplers.BaseSampler:
+        return GuidedSampler(
+            walk,
+            costs,
+            config.objectives,
+            cast(GuidedRule, config.searcher),
+            constraints=config.constraints,
+            seed=config.seed,
+            options=config.guided,
+        )
+
+    return OptunaSearcher(config.searcher, seed=config.seed, make_sampler=make)  # type: ignore[arg-type]
+
+
+def _guided(config: RunConfig, setup: RunSetup, _: torch.device, __: RunProgress) -> BaseSearcher:
+    data = setup.data
+    shape = (data.in_channels, *data.input_size)
+    return guided_searcher(config, setup.candidates, shape, data.num_classes)  # type: ignore[arg-type]
 
 
 def _darts(
@@ -85,6 +125,16 @@ SEARCHER_TABLE: dict[str, SearcherEntry] = {
     "grid": SearcherEntry(_optuna),
     "tpe": SearcherEntry(_optuna),
     "nsga2": SearcherEntry(_optuna),
+    "gp": SearcherEntry(_optuna),
+    "bins": SearcherEntry(
+        _guided, needs_space="'bins' proposes networks of a space: give a space"
+    ),
+    "local": SearcherEntry(
+        _guided, needs_space="'local' proposes networks of a space: give a space"
+    ),
+    "predictor": SearcherEntry(
+        _guided, needs_space="'predictor' proposes networks of a space: give a space"
+    ),
     "darts": SearcherEntry(
         _darts, picks=True, needs_space="'darts' searches a space: give a space"
     ),

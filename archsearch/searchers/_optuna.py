@@ -15,7 +15,7 @@ from ..errors import ArchsearchError
 from ..study import GRID_POINT, STATUS_PRUNED, judged, mark
 from ._base import BaseSearcher, Budget, TrialCallback, guarded
 
-SamplerName = Literal["random", "grid", "tpe", "nsga2"]
+SamplerName = Literal["random", "grid", "tpe", "nsga2", "gp"]
 SEARCHERS: tuple[SamplerName, ...] = get_args(SamplerName)
 STORAGE_RETRY_SECONDS = (1, 2, 4, 8, 16)  # back-off while the study's database is away
 
@@ -34,8 +34,9 @@ class OptunaSearcher(BaseSearcher):
         seed: int = 0,
         grid: dict[str, list[Any]] | None = None,
         population_size: int | None = None,
+        make_sampler: Callable[[], optuna.samplers.BaseSampler] | None = None,
     ) -> None:
-        if name not in SEARCHERS:
+        if name not in SEARCHERS and make_sampler is None:
             raise ArchsearchError(
                 f"unknown searcher '{name}' (known: {', '.join(SEARCHERS)}, darts)"
             )
@@ -43,6 +44,7 @@ class OptunaSearcher(BaseSearcher):
         self.seed = seed
         self.grid = grid
         self.population_size = population_size
+        self.make_sampler = make_sampler  # a sampler of archsearch's own (searchers.guided)
 
     def create_sampler(self) -> optuna.samplers.BaseSampler:
         """Constraints reach the constraint-aware samplers (TPE, NSGA-II) through
@@ -52,10 +54,14 @@ class OptunaSearcher(BaseSearcher):
             return self._create_sampler()
 
     def _create_sampler(self) -> optuna.samplers.BaseSampler:
+        if self.make_sampler is not None:
+            return self.make_sampler()
         if self.name == "random":
             return optuna.samplers.RandomSampler(seed=self.seed)
         if self.name == "grid":
             return optuna.samplers.GridSampler(self.grid or {}, seed=self.seed)
+        if self.name == "gp":  # Optuna 5's multi-objective GP (categorical kernels), a reference
+            return optuna.samplers.GPSampler(seed=self.seed, n_startup_trials=10)
         if self.name == "nsga2":
             return optuna.samplers.NSGAIISampler(
                 seed=self.seed, population_size=self.population_size or 20
