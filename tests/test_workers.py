@@ -264,7 +264,7 @@ def test_worker_options_create_a_study_or_must_match_it(tmp_path: Path, tiny_spa
     assert created.exit_code == 0, created.output
     study = optuna.load_study(study_name="o", storage=url)
     stored = study.user_attrs["config"]
-    assert (stored["dataset"], stored["epochs"], stored["searcher"]) == ("synthetic", 1, "tpe")
+    assert (stored["dataset"], stored["epochs"], stored["searcher"]) == ("synthetic", 1, "local")
     assert [record_of(t)["epochs"] for t in completed(study)] == [1]
     # joining with the same options, or none, is fine; another value is refused by its flag
     same = runner.invoke(app, [*args, *runs, "--dataset", "synthetic", "--trials", "2"])

@@ -1,14 +1,16 @@
 """Searchers replayed against a tabulated benchmark (:mod:`.tabulate`) on a simulated clock,
 as syne-tune's simulator does: ``archsearch bench search --table NAME``.
 
-The same samplers (Optuna's random, TPE, NSGA-II, made as a run makes them), the same
+The same samplers (Optuna's random, TPE, NSGA-II and GP, and archsearch's guided ones, made
+as a run makes them), the same
 pruners (pareto-asha's decisions through :func:`archsearch.objective.epoch_hook`) and the same
 trial records as a real run, in an in-memory study; only the training is looked up. A trial
 samples its network through the space's own walk, finds it in the table (the ``table_seed``
 rows) and "trains" epoch by epoch: each epoch takes the table's seconds for it on the
 simulated clock, then hands the table's validation accuracy to the pruner. A trial also
-costs :data:`TRIAL_OVERHEAD_S` (the bookkeeping and sampling a real trial costs besides its
-epochs, measured). ``workers`` simulated workers run asynchronously: events (an epoch ending)
+costs :data:`TRIAL_OVERHEAD_S` (the bookkeeping a real trial costs besides its epochs) and
+its sampler's time to propose it (:data:`PROPOSAL_S`), both measured, both constants.
+``workers`` simulated workers run asynchronously: events (an epoch ending)
 are taken in simulated-time order, a free worker asks for the next trial at once, and the
 sampler and the pruner see exactly what had finished by then. Nothing depends on the
 machine's speed: a replay is the same for a seed on any machine.
@@ -38,8 +40,7 @@ from ..objective import Candidates, epoch_hook
 from ..runs import RunConfig
 from ..runs.config import GROUPED
 from ..runs.resume import pruner
-from ..runs.searchers import guided_searcher
-from ..searchers import OptunaSearcher
+from ..runs.searchers import sampling_searcher
 from ..searchers.guided import GUIDED_RULES
 from ..space import SearchSpace, space_from_text
 from ..study import (
@@ -62,10 +63,22 @@ from .search import (
 )
 from .tabulate import Table, read_table
 
-#: seconds a real trial costs besides its epochs: archsearch's and Optuna's bookkeeping
-#: (104 ms a trial, benchmarks/trial_overhead.py, RESULTS.md issue 22) plus TPE's own sampling
-#: (29 ms at 40 trials); the same for every sampler, so no searcher gains by it
-TRIAL_OVERHEAD_S = 0.133
+#: seconds a real trial costs besides its epochs and its sampler: archsearch's and Optuna's
+#: bookkeeping (104 ms a trial, benchmarks/trial_overhead.py, RESULTS.md issue 22)
+TRIAL_OVERHEAD_S = 0.104
+#: seconds a sampler takes to propose a trial (``study.ask`` and the walk through the space),
+#: the mean over replays of the shipped table at 180 s (benchmarks/sampler_time.py, 2-core
+#: EPYC; RESULTS.md issue 24): charged as constants, so that a replay stays the same on any
+#: machine, and a costly sampler pays for its thinking as it would in a real run
+PROPOSAL_S: dict[str, float] = {
+    "random": 0.0004,
+    "tpe": 0.0029,
+    "nsga2": 0.0004,
+    "gp": 0.144,
+    "bins": 0.0068,
+    "local": 0.0062,
+    "predictor": 0.049,
+}
 #: user attribute of a replayed trial: its start and end on the simulated clock (seconds)
 SIMULATED_ATTR = "simulated"
 #: the searchers a table can replay: those that sample networks (no training of their own)
@@ -156,22 +169,24 @@ def replay(
     *,
     workers: int = 1,
     overhead_s: float = TRIAL_OVERHEAD_S,
+    proposal_s: float | None = None,
     max_trials: int | None = None,
 ) -> optuna.Study:
     """One searcher for one seed against the table until ``budget_s`` simulated seconds (or
     ``max_trials`` started); the study holds every trial started, with its simulated start
-    and end."""
-    if run.searcher in GUIDED_RULES:
-        meta = lookup.table.meta
-        shape = tuple(int(n) for n in meta["input_shape"])
-        searcher = guided_searcher(
-            run,
-            Candidates(space=lookup.space),
-            shape,
-            int(meta["num_classes"]),  # type: ignore[arg-type]
-        )
-    else:
-        searcher = OptunaSearcher(run.searcher, seed=run.seed)  # type: ignore[arg-type]
+    and end. Each trial costs ``overhead_s`` and ``proposal_s`` (the searcher's
+    :data:`PROPOSAL_S` unless given) besides its epochs."""
+    per_trial = overhead_s + (
+        PROPOSAL_S.get(run.searcher, 0.0) if proposal_s is None else proposal_s
+    )
+    meta = lookup.table.meta
+    shape = tuple(int(n) for n in meta["input_shape"])
+    searcher = sampling_searcher(
+        run,
+        Candidates(space=lookup.space),
+        shape,
+        int(meta["num_classes"]),  # type: ignore[arg-type]
+    )
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per replayed study
     with warnings.catch_warnings():
@@ -198,7 +213,7 @@ def replay(
         costs = {"params": int(row["params"]), "flops": int(row["flops"]), "mac": int(row["mac"])}
         record_candidate(trial, arch, hyperparameters, costs, {}, 0.0)
         hook = epoch_hook(trial, run.objectives, lookup.epochs)
-        begin = now + overhead_s
+        begin = now + per_trial
         state = (trial, row, hook, begin)
         heapq.heappush(events, (begin + float(row["sec_1"]), next(order), 0, state))
 
@@ -231,7 +246,7 @@ def replay(
             epoch_seconds=seconds,
             threads=int(row.get("threads") or 0),
         )
-        record_result(trial, result, now - begin + overhead_s)
+        record_result(trial, result, now - begin + per_trial)
         values = {"accuracy": curve[-1], cost: float(row[cost])}
         study.tell(trial, [values[o] for o in run.objectives])
         start(now)
@@ -411,7 +426,8 @@ def replay_about(result: ReplayResult) -> str:
         f"Table `{meta.get('name')}` ({meta.get('networks')} networks of `{meta.get('space')}`"
         f" on {meta.get('dataset')}, made {meta.get('date')}), its seed-{config.table_seed}"
         f" rows; {config.budget_s:g} simulated seconds per run, {config.workers} simulated"
-        f" worker(s), {config.overhead_s:g} s per trial besides its epochs; seeds"
+        f" worker(s), {config.overhead_s:g} s per trial besides its epochs and its sampler's"
+        " proposal (archsearch.bench.replay.PROPOSAL_S); seeds"
         f" {seeds[0]}-{seeds[-1]} ({len(seeds)}). Hypervolume: reference (1, 1) on error /"
         f" chance error and log {config.cost} normalised to the table's range"
         f" [{result.scale.low:,.0f}, {result.scale.high:,.0f}]; budget 1: {config.cost} <="

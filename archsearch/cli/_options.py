@@ -36,10 +36,10 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "searcher": (
         str,
         "--searcher",
-        "tpe (sample-efficient, multi-objective), nsga2, random, grid, gp (Optuna's GP);"
-        " bins (random, spread over the log-cost axis), local (one choice of a front member"
-        " changed), predictor (a random forest on the trials so far ranks a pool of costed"
-        " candidates by the hypervolume they may add); darts, spos (single"
+        "local (the default: one choice of a front member changed), bins (random, spread"
+        " over the log-cost axis), predictor (a random forest on the trials so far ranks a"
+        " pool of costed candidates by the hypervolume they may add); tpe, nsga2, random,"
+        " grid, gp (Optuna's); darts, spos (single"
         " path one-shot: one supernet, thousands of networks estimated, the best retrained),"
         " or zoo (the zoo's small mobile networks fitted to the input: the by-hand baseline).",
     ),

@@ -36,7 +36,7 @@ def export(
     """Export a trained candidate: architecture JSON, weights, a torch.export program (and
     ONNX), re-profiled.
 
-    Example: archsearch export runs/mobile-tpe --best --objective accuracy --format onnx -o
+    Example: archsearch export runs/mobile-local --best --objective accuracy --format onnx -o
     exported/
     """
     from ..export import export_formats, export_run
@@ -94,7 +94,7 @@ def report(
     """Write a self-contained HTML report (Pareto fronts, history, every trial, per-candidate
     detail) of one or more runs, with the trials as CSV beside it; or a table's page.
 
-    Example: archsearch report runs/mobile-tpe runs/mobile-random -o reports/compare.html
+    Example: archsearch report runs/mobile-local runs/mobile-random -o reports/compare.html
     """
     from ..profiler import parse_latency_backends
     from ..report import write_report, write_table_page

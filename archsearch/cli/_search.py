@@ -151,7 +151,7 @@ def train_command(
     """Train one network to the end: from scratch on train + validation, a longer cosine
     schedule, optional EMA, evaluated on the test split; rerun the same command to resume.
 
-    Example: archsearch train --run mobile-tpe --best --objective accuracy --epochs 30 -o final/
+    Example: archsearch train --run mobile-local --best --objective accuracy --epochs 30 -o final/
     """
     from ..runs import FinalConfig
     from ..runs.final import SPLIT_WORDING, SPLITS, parse_overrides
@@ -192,7 +192,8 @@ def worker(
     options (--space at least), a study that does not exist yet is created as `archsearch
     run` would; an existing study must have been made with the options given.
 
-    Example: archsearch worker --storage postgresql://nas@db/nas --study mobile-tpe --device cuda:0
+    Example: archsearch worker --storage postgresql://nas@db/nas --study mobile-local
+    --device cuda:0
     """
     import torch
 
@@ -231,7 +232,7 @@ def status(
     """Progress of a run: trials by state (running trials whose worker went silent shown as
     stale), and the best value of each objective so far.
 
-    Example: archsearch status runs/mobile-tpe
+    Example: archsearch status runs/mobile-local
     """
     from ..report import get_run_info
     from ..runs import open_run

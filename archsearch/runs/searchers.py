@@ -18,7 +18,7 @@ from ..objective import Candidates
 from ..profiler import architecture_costs
 from ..searchers import BaseSearcher, DartsConfig, DartsSearcher, OptunaSearcher
 from ..searchers._optuna import SamplerName
-from ..searchers.guided import GuidedRule, GuidedSampler
+from ..searchers.guided import GUIDED_RULES, GuidedRule, GuidedSampler
 from ..searchers.oneshot.spos import SposConfig, SposSearcher
 from ..searchers.reference import ReferenceSearcher
 
@@ -41,9 +41,27 @@ class SearcherEntry:
     needs_space: str | None = None
 
 
-def _optuna(config: RunConfig, setup: RunSetup, _: torch.device, __: RunProgress) -> BaseSearcher:
-    name = cast(SamplerName, config.searcher)  # the table sends only Optuna's names here
-    return OptunaSearcher(name, seed=config.seed, grid=setup.grid)
+def sampling_searcher(
+    config: RunConfig,
+    candidates: Candidates,
+    input_shape: tuple[int, int, int],
+    classes: int,
+    grid: dict[str, list[Any]] | None = None,
+) -> OptunaSearcher:
+    """The searcher of a run that samples its networks — Optuna's samplers and the guided
+    ones —, made alike by a run, a worker and a replay."""
+    if config.searcher in GUIDED_RULES:
+        return guided_searcher(config, candidates, input_shape, classes)
+    name = cast(SamplerName, config.searcher)
+    return OptunaSearcher(name, seed=config.seed, grid=grid)
+
+
+def _sampling(
+    config: RunConfig, setup: RunSetup, _: torch.device, __: RunProgress
+) -> BaseSearcher:
+    data = setup.data
+    shape = (data.in_channels, *data.input_size)
+    return sampling_searcher(config, setup.candidates, shape, data.num_classes, setup.grid)  # type: ignore[arg-type]
 
 
 def guided_searcher(
@@ -73,12 +91,6 @@ def guided_searcher(
         )
 
     return OptunaSearcher(config.searcher, seed=config.seed, make_sampler=make)  # type: ignore[arg-type]
-
-
-def _guided(config: RunConfig, setup: RunSetup, _: torch.device, __: RunProgress) -> BaseSearcher:
-    data = setup.data
-    shape = (data.in_channels, *data.input_size)
-    return guided_searcher(config, setup.candidates, shape, data.num_classes)  # type: ignore[arg-type]
 
 
 def _darts(
@@ -121,19 +133,19 @@ def _zoo(config: RunConfig, setup: RunSetup, _: torch.device, __: RunProgress) -
 
 
 SEARCHER_TABLE: dict[str, SearcherEntry] = {
-    "random": SearcherEntry(_optuna),
-    "grid": SearcherEntry(_optuna),
-    "tpe": SearcherEntry(_optuna),
-    "nsga2": SearcherEntry(_optuna),
-    "gp": SearcherEntry(_optuna),
+    "random": SearcherEntry(_sampling),
+    "grid": SearcherEntry(_sampling),
+    "tpe": SearcherEntry(_sampling),
+    "nsga2": SearcherEntry(_sampling),
+    "gp": SearcherEntry(_sampling),
     "bins": SearcherEntry(
-        _guided, needs_space="'bins' proposes networks of a space: give a space"
+        _sampling, needs_space="'bins' proposes networks of a space: give a space"
     ),
     "local": SearcherEntry(
-        _guided, needs_space="'local' proposes networks of a space: give a space"
+        _sampling, needs_space="'local' proposes networks of a space: give a space"
     ),
     "predictor": SearcherEntry(
-        _guided, needs_space="'predictor' proposes networks of a space: give a space"
+        _sampling, needs_space="'predictor' proposes networks of a space: give a space"
     ),
     "darts": SearcherEntry(
         _darts, picks=True, needs_space="'darts' searches a space: give a space"

@@ -20,14 +20,14 @@ import optuna
 from ..data import Dataset
 from ..errors import ConfigError
 from ..objective import Candidates
-from ..searchers import Budget, OptunaSearcher, grid_size
+from ..searchers import Budget, grid_size
 from ..space import space_from_text
 from ..study import RunRecord, best_values, completed, judged, run_record
 from ..train import resolve_device
 from ._loop import open_run_study, run_data, search, search_grid, set_up_run, trial_context
 from .config import OPTUNA_PRUNERS, RunConfig, RunProgress
 from .resume import load_run_space, open_storage, other_space, pruner, require_study
-from .searchers import PICKING_SEARCHERS, make_searcher
+from .searchers import PICKING_SEARCHERS, make_searcher, sampling_searcher
 
 #: run options that belong to one worker process (as do its device, trials, heartbeat and
 #: seed): a worker's own value wins, and it is never checked against the study's
@@ -172,8 +172,12 @@ def run_worker(
     space = space_from_text(record.space_yaml, f"{study_name} (stored space)", check=False)
     candidates = Candidates(space=space, epochs=config.epochs)
     grid = search_grid(candidates) if config.searcher == "grid" else None
-    searcher = OptunaSearcher(
-        config.searcher, seed=seed if seed is not None else config.seed, grid=grid
+    searcher = sampling_searcher(
+        replace(config, seed=seed if seed is not None else config.seed),
+        candidates,
+        record.input_shape,  # type: ignore[arg-type]
+        record.num_classes,
+        grid,
     )
     study = optuna.load_study(
         study_name=study_name,
