@@ -50,6 +50,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ..errors import ArchsearchError
 from ..pareto import hypervolume_gains, nondominated_ranks
 from ..study import epoch_accuracies, record_of
+from .oneshot.paths import RandomSuggester
 
 GuidedRule = Literal["bins", "local", "predictor"]
 GUIDED_RULES: tuple[GuidedRule, ...] = get_args(GuidedRule)
@@ -109,58 +110,56 @@ def admits(distribution: BaseDistribution, value: Any) -> bool:
 
 
 class RecordingSuggester:
-    """The space's walk with values drawn from ``generator`` — or taken from ``fixed`` where
-    it holds one the walk may take —, recording each value and its distribution as an Optuna
-    trial would. Draws as :class:`~optuna.samplers.RandomSampler` does (log-uniform on a log
-    range)."""
+    """The space's walk with values drawn by a :class:`~.oneshot.paths.RandomSuggester` on
+    ``generator`` — or taken from ``fixed`` where it holds one the walk may take —, recording
+    each value and its distribution as an Optuna trial would."""
 
     def __init__(self, generator: random.Random, fixed: dict[str, Any] | None = None) -> None:
         self.user_attrs: dict[str, Any] = {}  # a walk asks for a queued architecture: none
-        self.generator = generator
+        self.random = RandomSuggester(generator)
         self.fixed = fixed or {}
         self.params: dict[str, Any] = {}
         self.distributions: dict[str, BaseDistribution] = {}
 
-    def _take(self, name: str, distribution: BaseDistribution) -> Any:
+    def _take(self, name: str, distribution: BaseDistribution, drawn: Callable[[], Any]) -> Any:
         if name in self.params:
             return self.params[name]
         value = self.fixed.get(name)
         if name not in self.fixed or not admits(distribution, value):
-            value = draw(distribution, self.generator)
+            value = drawn()
         self.params[name] = value
         self.distributions[name] = distribution
         return value
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        return self._take(name, CategoricalDistribution(list(choices)))
+        distribution = CategoricalDistribution(list(choices))
+        return self._take(
+            name, distribution, lambda: self.random.suggest_categorical(name, choices)
+        )
 
     def suggest_int(
         self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
     ) -> int:
-        return int(self._take(name, IntDistribution(low, high, log=log, step=step)))
+        distribution = IntDistribution(low, high, log=log, step=step)
+        return int(
+            self._take(
+                name,
+                distribution,
+                lambda: self.random.suggest_int(name, low, high, step=step, log=log),
+            )
+        )
 
     def suggest_float(
         self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
     ) -> float:
-        return float(self._take(name, FloatDistribution(low, high, log=log, step=step)))
-
-
-def draw(distribution: BaseDistribution, generator: random.Random) -> Any:
-    """One value of ``distribution``, uniformly (log-uniformly on a log range)."""
-    if isinstance(distribution, CategoricalDistribution):
-        return generator.choice(list(distribution.choices))
-    assert isinstance(distribution, (IntDistribution, FloatDistribution))
-    low, high, step = distribution.low, distribution.high, distribution.step
-    if isinstance(distribution, IntDistribution):
-        if distribution.log:
-            value = math.exp(generator.uniform(math.log(low), math.log(high + 1)))
-            return min(high, int(value))
-        return generator.randrange(low, high + 1, step or 1)
-    if distribution.log:
-        return math.exp(generator.uniform(math.log(low), math.log(high)))
-    if step is not None:
-        return low + step * generator.randrange(round((high - low) / step) + 1)
-    return generator.uniform(low, high)
+        distribution = FloatDistribution(low, high, log=log, step=step)
+        return float(
+            self._take(
+                name,
+                distribution,
+                lambda: self.random.suggest_float(name, low, high, step=step, log=log),
+            )
+        )
 
 
 def neighbour(distribution: BaseDistribution, value: Any, generator: random.Random) -> Any:
@@ -251,7 +250,6 @@ class GuidedSampler(optuna.samplers.BaseSampler):
         self._pool: dict[Key, PoolCandidate] = {}
         self._proposals: dict[int, dict[str, Any]] = {}
         self._scale: tuple[float, float] | None = None  # log cost range of the first pool
-        self._features: dict[int, dict[str, float]] = {}  # by trial number
 
     # --- Optuna's interface ------------------------------------------------------------------
     def reseed_rng(self) -> None:

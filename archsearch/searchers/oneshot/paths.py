@@ -42,7 +42,9 @@ class RandomSuggester:
     ) -> float:
         if log:
             return math.exp(self.generator.uniform(math.log(low), math.log(high)))
-        return self.generator.uniform(low, high)
+        value = self.generator.uniform(low, high)
+        # on a stepped range, the nearest step: a value the trial's distribution admits
+        return value if step is None else min(high, low + step * round((value - low) / step))
 
 
 def uniform_paths(
