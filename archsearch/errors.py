@@ -8,7 +8,7 @@ instead of showing a traceback.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 Choice = TypeVar("Choice", bound=str)
 
@@ -50,6 +50,9 @@ class SpaceError(ArchsearchError):
         what = f" {field}:" if field else ""
         super().__init__(f"{where}:{what} {message}")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # across processes (parallel benchmarks, workers)
+        return type(self), (self.source, self.field, self.reason, self.line)
+
 
 class ConfigError(ArchsearchError):
     """A run's option is wrong: names the :class:`~archsearch.runs.RunConfig` field, which the
@@ -59,6 +62,9 @@ class ConfigError(ArchsearchError):
         self.field = field
         self.reason = message
         super().__init__(self.labelled(field))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.field, self.reason)
 
     def labelled(self, label: str) -> str:
         """The message with ``label`` (a field or a flag) in front."""

@@ -3,7 +3,10 @@ guard, derivation, and a run recorded in the study like any other."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import random
 from pathlib import Path
 
 import pytest
@@ -19,10 +22,14 @@ from archsearch.searchers.oneshot import (
     DartsSearch,
     Supernet,
     default_hyperparameters,
+    derive_front,
     latency_table,
+    most_likely,
     op_costs,
     plan_supernet,
+    stage_choices,
 )
+from archsearch.searchers.oneshot.darts import best_per_bin
 from archsearch.study import completed, record_of
 from tests.conftest import DEVICES, same_threads
 
@@ -241,10 +248,99 @@ def test_collapse_guard_stops_the_search(space, data) -> None:
 
 
 def test_derive_top_k_by_joint_probability() -> None:
-    result = DartsResult(plan=None, probabilities=[[0.6, 0.4], [0.1, 0.7, 0.2]])  # type: ignore[arg-type]
-    derived = result.derive(3)
+    derived = most_likely([[0.6, 0.4], [0.1, 0.7, 0.2]], 3)
     assert [choice for choice, _ in derived] == [[0, 1], [1, 1], [0, 2]]
     assert derived[0][1] == pytest.approx(0.42)
+
+
+def test_derived_networks_are_networks_of_the_space(space, data) -> None:
+    # the space picks stage 1's block once for its (one or two) blocks: 6 ops x depth 1 or 2
+    plan = plan_supernet(space, data)
+    names = [[op.name for op in position.ops] for position in plan.positions]
+    assert names[1] == [*names[0], SKIP]
+    (options,) = stage_choices(plan)
+    assert len(options) == 12 and (0, 0) in options and (0, 6) in options
+    assert (0, 1) not in options  # two different blocks in one stage: not in the space
+    # position 2 prefers op 1 and position 1 op 0: per position that network would win
+    # (0.5 x 0.5 = 0.25); the space's most likely: op 0 twice, 0.5 x 0.3 = 0.15 (op 1
+    # twice: 0.2 x 0.5 = 0.10; op 0 then skip: 0.5 x 0.05)
+    first = [0.5, 0.2, 0.1, 0.1, 0.05, 0.05]
+    second = [0.3, 0.5, 0.05, 0.05, 0.03, 0.02, 0.05]
+    result = DartsResult(plan=plan, probabilities=[first, second])
+    (best, probability), (runner_up, _) = result.derive(2)
+    assert best == [0, 0] and probability == pytest.approx(0.15)
+    assert runner_up == [1, 1]
+
+
+def test_derive_front_by_hand() -> None:
+    # two positions; a network costs 10 + its two ops. The six networks (cost, probability):
+    # (0,0) 160 .42, (0,1) 110 .28, (1,0) 70 .12, (1,1) 20 .08, (2,0) 61 .06, (2,1) 11 .04.
+    # Costs span [11, 160]; three equal log bins end at 11 x (160/11)^(1/3) = 26.8 and
+    # 11 x (160/11)^(2/3) = 65.4: {11, 20}, {61}, {70, 110, 160}; the likeliest of each.
+    probabilities = [[0.7, 0.2, 0.1], [0.6, 0.4]]
+    costs = [[100.0, 10.0, 1.0], [50.0, 0.0]]
+    front = derive_front(probabilities, costs, shared=10.0, bins=3)
+    assert [(choice, cost) for choice, _, cost in front] == [
+        ([1, 1], 20.0),
+        ([2, 0], 61.0),
+        ([0, 0], 160.0),
+    ]
+    assert [p for _, p, _ in front] == pytest.approx([0.08, 0.06, 0.42])
+    # one bin: the most likely network of all; no spread of costs: the same
+    assert [c for c, _, _ in derive_front(probabilities, costs, 10.0, bins=1)] == [[0, 0]]
+    flat = [[5.0, 5.0, 5.0], [1.0, 1.0]]
+    assert [c for c, _, _ in derive_front(probabilities, flat, 10.0, bins=4)] == [[0, 0]]
+    # equally likely networks in one bin (α says nothing of widths): the dearer one
+    items = [(0.0, 10.0, "narrow"), (0.0, 12.0, "wide"), (-1.0, 11.0, "unlikely")]
+    assert best_per_bin(items, 1) == [(0.0, 12.0, "wide")]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_derive_front_matches_every_network_tried(seed: int) -> None:
+    # 6 positions x 4 ops: 4,096 networks, each costed and binned by brute force
+    generator = random.Random(seed)
+    probabilities = []
+    for _ in range(6):
+        raw = [generator.random() ** 3 for _ in range(4)]
+        probabilities.append([r / sum(raw) for r in raw])
+    costs = [[generator.choice([0.0, 1.0, 10.0]) * generator.uniform(1, 100) for _ in range(4)]]
+    costs += [[generator.uniform(1, 1000) for _ in range(4)] for _ in range(5)]
+    shared = 50.0
+    totals = {
+        choice: shared + sum(row[i] for row, i in zip(costs, choice, strict=True))
+        for choice in itertools.product(range(4), repeat=6)
+    }
+    low, high = min(totals.values()), max(totals.values())
+    best: dict[int, tuple[float, tuple[int, ...]]] = {}
+    for choice, total in totals.items():
+        key = min(5, int(math.log(total / low) / math.log(high / low) * 6))
+        probability = math.prod(p[i] for p, i in zip(probabilities, choice, strict=True))
+        best[key] = max(best.get(key, (0.0, ())), (probability, choice))
+    front = derive_front(probabilities, costs, shared, bins=6)
+    assert [tuple(c) for c, _, _ in front] == [choice for _, (_, choice) in sorted(best.items())]
+
+
+def test_a_darts_run_with_a_cost_objective_retrains_a_front(tmp_path: Path) -> None:
+    # the stage at 8 or 64 channels: the supernet holds it at 64, where every network costs
+    # over 4 times the cheapest of the space (8 channels)
+    wide = SPACE.replace("out_channels: {choices: [8, 16]}", "out_channels: {choices: [8, 64]}")
+    config = darts_run(tmp_path, wide, darts_epochs=1, darts_front=3)  # accuracy, flops
+    trials = completed(run_search(config).study)
+    assert trials[0].user_attrs["darts"]["rank"] == 0  # the most likely network first
+    front = [t for t in trials if "front_rank" in t.user_attrs["darts"]]
+    assert 2 <= len(front) <= 3 and len(trials) <= 4  # 3 bins, one may hold the first
+    flops = [record_of(t)["flops"] for t in front]
+    assert flops == sorted(flops) and flops[0] < flops[-1]  # cheapest first, spread
+    # the derivation's costs are the profiler's, network by network
+    assert [t.user_attrs["darts"]["flops"] for t in front] == flops
+    # the cheapest bin holds only narrow networks: the space's walk reaches widths the
+    # supernet's α say nothing of
+    cheapest = json.loads(record_of(front[0])["architecture"])
+    assert cheapest["stages"][0][0]["out_channels"] == 8
+    assert len({record_of(t)["arch_id"] for t in trials}) == len(trials)
+    # run again: every derived network is in the study, none is trained twice
+    again = completed(run_search(config).study)
+    assert len(again) == len(trials)
 
 
 def test_default_hyperparameters(space) -> None:
@@ -253,9 +349,9 @@ def test_default_hyperparameters(space) -> None:
     assert "epochs" not in hp  # fixed in the space
 
 
-def darts_run(tmp_path: Path, **options: object) -> RunConfig:
+def darts_run(tmp_path: Path, space_text: str = SPACE, **options: object) -> RunConfig:
     path = tmp_path / "darts.yaml"
-    path.write_text(SPACE)
+    path.write_text(space_text)
     return RunConfig.from_options(
         space=str(path),
         dataset="synthetic",
@@ -269,7 +365,9 @@ def darts_run(tmp_path: Path, **options: object) -> RunConfig:
 
 
 def test_darts_run_is_recorded_like_any_trial(tmp_path: Path) -> None:
-    config = darts_run(tmp_path, darts_epochs=2, derive_top=1, cost="latency", cost_weight=0.1)
+    config = darts_run(
+        tmp_path, darts_epochs=2, derive_top=1, cost="latency", cost_weight=0.1, darts_front=0
+    )
     result = run_search(config)
     trials = completed(result.study)
     assert len(trials) == 2

@@ -135,3 +135,15 @@ def test_arbitrary_bytes_as_data_files(kind: str, payload: bytes, gz: bool) -> N
             load_dataset(f"{kind}:{root}")
         except ArchsearchError as error:
             assert str(root) in str(error)
+
+
+def test_errors_cross_process_boundaries_whole() -> None:
+    # a parallel benchmark's or a worker's error is pickled back to the parent
+    import pickle
+
+    from archsearch.errors import ConfigError, SpaceError
+
+    config = pickle.loads(pickle.dumps(ConfigError("epochs", "must be at least 1")))
+    assert (config.field, str(config)) == ("epochs", "epochs: must be at least 1")
+    space = pickle.loads(pickle.dumps(SpaceError("s.yaml", "stages", "missing", line=3)))
+    assert (space.line, str(space)) == (3, "s.yaml:3: stages: missing")

@@ -22,6 +22,7 @@ from archsearch.cli import app
 from archsearch.errors import ArchsearchError
 from archsearch.runs import RunConfig, RunResult, run_search
 from archsearch.runs.config import GROUPED
+from archsearch.searchers.guided import PROPOSAL_ATTR
 from archsearch.study import completed, record_of, status_counts
 from tests.conftest import run_config
 
@@ -163,8 +164,16 @@ def _running_trial_in_training(db: Path) -> int:
     )
 
 
-def run_command(space: Path, tmp_path: Path, name: str, trials: int, epochs: int = 6) -> list[str]:
-    """`archsearch run` in a subprocess: random search on synthetic data."""
+def run_command(
+    space: Path,
+    tmp_path: Path,
+    name: str,
+    trials: int,
+    epochs: int = 6,
+    searcher: tuple[str, ...] = ("random",),
+) -> list[str]:
+    """`archsearch run` in a subprocess on synthetic data: ``searcher`` (its name, then any
+    of its flags), random search unless given."""
     return [
         sys.executable,
         "-m",
@@ -183,7 +192,7 @@ def run_command(space: Path, tmp_path: Path, name: str, trials: int, epochs: int
         "--reports-dir",
         str(tmp_path / "reports"),
         "--searcher",
-        "random",
+        *searcher,
         "--pruner",
         "none",
         "--device",
@@ -195,8 +204,11 @@ def run_command(space: Path, tmp_path: Path, name: str, trials: int, epochs: int
 
 def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
     runs = tmp_path / "runs"
-    # 60 epochs: about a second of training per trial, so the kill lands inside one
-    command = run_command(tiny_space, tmp_path, "k", 5, epochs=60)
+    # 60 epochs: about a second of training per trial, so the kill lands inside one. The
+    # default searcher, local search, proposing around the front from its third trial on
+    # (its proposals are sampler state: a resumed process must rebuild them from the study)
+    local = ("local", "--guided-startup", "2")
+    command = run_command(tiny_space, tmp_path, "k", 5, epochs=60, searcher=local)
     db = runs / "k" / "study.db"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -219,6 +231,8 @@ def test_resume_after_sigkill(tmp_path: Path, tiny_space: Path) -> None:
     after = completed(study)
     assert len(after) == 5
     assert {t.number: t.values for t in after if t.number in before} == before
+    rules = [t.system_attrs.get(PROPOSAL_ATTR, {}).get("rule") for t in study.trials]
+    assert "local" in rules, rules  # not only the start-up's cost bins
     for number in running:  # the killed trial: failed, then retried with its parameters
         killed = study.trials[number]
         assert killed.state == optuna.trial.TrialState.FAIL
@@ -489,7 +503,9 @@ STORED_OPTIONS = {
 
 
 #: options added since: a study stored before them reads with their defaults
-ADDED_SINCE = {"write_report"} | {name for name in GROUPED if name.startswith("guided_")}
+ADDED_SINCE = {"write_report", "darts_front"} | {
+    name for name in GROUPED if name.startswith("guided_")
+}
 
 
 def test_a_run_keeps_the_option_names_of_older_studies(tmp_path: Path, tiny_space: Path) -> None:

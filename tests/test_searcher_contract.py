@@ -30,7 +30,7 @@ SMALL: dict[str, tuple[dict[str, object], int]] = {
     "bins": ({"trials": 3}, 3),
     "local": ({"trials": 3}, 3),
     "predictor": ({"trials": 3, "guided_startup": 1}, 3),
-    "darts": ({"darts_epochs": 1, "derive_top": 1}, 2),
+    "darts": ({"darts_epochs": 1, "derive_top": 1, "darts_front": 0}, 2),
     "spos": ({"spos_epochs": 1, "spos_evaluations": 8, "retrain_top": 2}, 2),
     "zoo": ({}, 5),
 }

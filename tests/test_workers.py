@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from archsearch.cli import app
 from archsearch.errors import ArchsearchError
 from archsearch.runs import RunConfig, RunResult, open_storage, run_search, worker_devices
+from archsearch.searchers.guided import PROPOSAL_ATTR
 from archsearch.study import completed, record_of
 from tests.worker_scenario import kill_one_worker_mid_trial, start_workers, wait_for_heartbeats
 
@@ -24,12 +25,16 @@ pytestmark = pytest.mark.xdist_group("processes")
 runner = CliRunner()
 
 
-def create_study(tmp_path: Path, space: Path, name: str, epochs: int) -> RunResult:
-    """A one-trial random search of ``space`` on synthetic data: a study workers can join."""
-    config = RunConfig(
+def create_study(
+    tmp_path: Path, space: Path, name: str, epochs: int, searcher: str = "random"
+) -> RunResult:
+    """A one-trial search of ``space`` on synthetic data: a study workers can join. The guided
+    searchers' own rule starts at their second trial."""
+    config = RunConfig.from_options(
         space=str(space),
         dataset="synthetic",
-        searcher="random",
+        searcher=searcher,
+        guided_startup=1,
         pruner="none",  # these tests count trials trained to the end
         name=name,
         trials=1,
@@ -81,9 +86,13 @@ def test_run_with_two_local_workers(tmp_path: Path, tiny_space: Path) -> None:
 
 
 def test_killed_worker_trial_is_retried(tmp_path: Path, tiny_space: Path) -> None:
-    # creates the study; the workers read everything from it
-    first = create_study(tmp_path, tiny_space, "k", epochs=120)
+    # creates the study; the workers read everything from it, searcher included: the
+    # default, local search, whose proposals each worker makes from the shared study
+    first = create_study(tmp_path, tiny_space, "k", epochs=120, searcher="local")
     kill_one_worker_mid_trial(first.storage, "k", tmp_path, count=2, trials=5)
+    study = optuna.load_study(study_name="k", storage=open_storage(first.storage))
+    rules = [t.system_attrs.get(PROPOSAL_ATTR, {}).get("rule") for t in study.trials]
+    assert "local" in rules, rules
 
 
 def test_worker_errors(tmp_path: Path, tiny_space: Path) -> None:

@@ -104,6 +104,12 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "cost": (str, "--cost", "DARTS cost-aware loss: flops, mac or latency (measured here)."),
     "cost_weight": (float, "--cost-weight", "DARTS: weight of the cost-aware loss."),
     "derive_top": (int, "--derive-top", "DARTS: also retrain the K next most likely networks."),
+    "darts_front": (
+        int,
+        "--darts-front",
+        "DARTS, with a cost objective: retrain the most likely network in each of N log-cost"
+        " bins too (0: the most likely only).",
+    ),
     "darts_beta": (float, "--darts-beta", "DARTS: β-DARTS regulariser weight (ramped from 0)."),
     "darts_aux_skip": (
         float,
@@ -125,6 +131,18 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "spos_sampler": (str, "--spos-sampler", "SPOS: the one-shot search's nsga2, tpe or random."),
     "spos_evaluations": (int, "--spos-evaluations", "SPOS: networks estimated on the supernet."),
     "retrain_top": (int, "--retrain-top", "SPOS: retrain the first K of the one-shot front."),
+    "guided_startup": (
+        int,
+        "--guided-startup",
+        "bins/local/predictor: cost-binned random proposals before the rule takes over.",
+    ),
+    "guided_epsilon": (
+        float,
+        "--guided-epsilon",
+        "bins/local/predictor: share of proposals left to cost-binned random search.",
+    ),
+    "guided_pool": (int, "--guided-pool", "bins/local/predictor: candidates in the pool."),
+    "guided_bins": (int, "--guided-bins", "bins/local/predictor: log-cost bins."),
     "workers": (int, "--workers", "Local worker processes sharing the run's study."),
     "devices": (str, "--devices", "Devices for the workers, e.g. cuda:0,cuda:1 (round robin)."),
     "heartbeat": (int, "--heartbeat", "Worker heartbeat (s); a trial silent for 3 is retried."),

@@ -52,6 +52,7 @@ class DartsOptions:
     cost: Cost = "flops"  # the cost-aware loss's cost
     cost_weight: float = 0.0
     derive_top: int = 0
+    front: int = 5  # with a cost objective: networks of a derived front (one per cost bin)
     beta_weight: float = 0.0  # β-DARTS regulariser weight
     aux_skip: float = 0.0  # DARTS- auxiliary skip weight
     partial_channels: int = 1  # PC-DARTS: 1/K of the channels through the mixed ops
@@ -64,6 +65,7 @@ class DartsOptions:
             self,
             0,
             derive_top="derive_top",
+            front="darts_front",
             cost_weight="cost_weight",
             beta_weight="darts_beta",
             aux_skip="darts_aux_skip",
@@ -110,6 +112,7 @@ GROUPED: dict[str, tuple[str, str]] = {
     "cost": ("darts", "cost"),
     "cost_weight": ("darts", "cost_weight"),
     "derive_top": ("darts", "derive_top"),
+    "darts_front": ("darts", "front"),
     "darts_beta": ("darts", "beta_weight"),
     "darts_aux_skip": ("darts", "aux_skip"),
     "darts_partial_channels": ("darts", "partial_channels"),

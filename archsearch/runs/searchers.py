@@ -107,6 +107,7 @@ def _darts(
         darts,
         log=progress.on_message,
         run_dir=config.run_dir,
+        objectives=config.objectives,
     )
 
 

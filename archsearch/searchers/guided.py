@@ -47,7 +47,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from ..errors import ArchsearchError
+from ..errors import ArchsearchError, ConfigError
 from ..pareto import hypervolume_gains, nondominated_ranks
 from ..study import epoch_accuracies, record_of
 from .oneshot.paths import RandomSuggester
@@ -72,6 +72,22 @@ class GuidedOptions:
     exploration: float = 1.0  # optimism: mean + this x the forest's spread
     trees: int = 32
     low_fidelity: bool = True  # trials stopped early train the predictor at their rung
+
+    def __post_init__(self) -> None:
+        # named by their flat names: the flags' (--guided-pool ...) and a stored run's
+        for name, option, low in (
+            ("pool_size", "guided_pool", 1),
+            ("refresh", "guided_refresh", 0),
+            ("mutations", "guided_mutations", 0),
+            ("bins", "guided_bins", 1),
+            ("startup_trials", "guided_startup", 0),
+            ("exploration", "guided_exploration", 0),
+            ("trees", "guided_trees", 1),
+        ):
+            if getattr(self, name) < low:
+                raise ConfigError(option, f"must be at least {low}")
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ConfigError("guided_epsilon", "must be between 0 and 1")
 
 
 Key = tuple[tuple[str, str], ...]

@@ -6,8 +6,24 @@ latency table and its cache) and :mod:`.darts` (the DARTS searcher)."""
 from __future__ import annotations
 
 from .costs import LatencyTable, fixed_latency_ms, latency_table, op_costs
-from .darts import DartsConfig, DartsResult, DartsSearch, DartsSearcher, default_hyperparameters
-from .plan import SKIP, CandidateOp, Position, SupernetChooser, SupernetPlan, plan_supernet
+from .darts import (
+    DartsConfig,
+    DartsResult,
+    DartsSearch,
+    DartsSearcher,
+    default_hyperparameters,
+    derive_front,
+    most_likely,
+)
+from .plan import (
+    SKIP,
+    CandidateOp,
+    Position,
+    SupernetChooser,
+    SupernetPlan,
+    plan_supernet,
+    stage_choices,
+)
 from .supernet import MixedOp, Supernet
 
 __all__ = [
@@ -24,8 +40,11 @@ __all__ = [
     "SupernetChooser",
     "SupernetPlan",
     "default_hyperparameters",
+    "derive_front",
     "fixed_latency_ms",
     "latency_table",
+    "most_likely",
     "op_costs",
     "plan_supernet",
+    "stage_choices",
 ]

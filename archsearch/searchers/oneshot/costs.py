@@ -38,8 +38,8 @@ def _cache_file(device: torch.device, backend: LatencyBackend = "torch") -> Path
 def op_costs(
     plan: SupernetPlan, cost: str, device: torch.device, backend: LatencyBackend = "torch"
 ) -> list[list[float]]:
-    """Cost of every candidate op at its position's input shape (skip costs nothing); latency
-    in ``backend``'s runtime."""
+    """Cost of every candidate op at its position's input shape (skip costs nothing): flops,
+    mac, params, or latency in ``backend``'s runtime."""
     from ...profiler import measure_latency, static_costs
 
     table: dict[str, float] = {}
@@ -74,12 +74,31 @@ def op_costs(
                 row.append(table[key])
             else:
                 result = static_costs(module, shape)
-                row.append(float(result.flops if cost == "flops" else result.mac))
+                row.append(float(getattr(result, cost)))  # flops, mac or params
         out.append(row)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(table, indent=0, sort_keys=True))
     return out
+
+
+def additive_costs(
+    plan: SupernetPlan, cost: str, device: torch.device, backend: LatencyBackend = "torch"
+) -> tuple[list[list[float]], float]:
+    """A network of ``plan`` costs ``shared + Σ rows[i][choice[i]]`` in ``cost`` (flops, mac,
+    params: exact, as every position's input shape is fixed; latency: the calibrated lookup
+    table's prediction). ``shared`` is the stem and head, counted once on a whole network."""
+    if cost == "latency":
+        table = latency_table(plan, device, backend=backend)
+        rows = [[table.calibration * value for value in row] for row in table.rows]
+        return rows, table.calibration * table.shared_ms
+    from ...profiler import architecture_costs
+
+    rows = op_costs(plan, cost, device, backend)
+    first = [0] * len(plan.positions)
+    shape = (1, plan.in_channels, *plan.input_size)
+    whole = architecture_costs(plan.architecture(first), shape, plan.num_classes)
+    return rows, float(getattr(whole, cost)) - sum(row[0] for row in rows)
 
 
 def fixed_latency_ms(

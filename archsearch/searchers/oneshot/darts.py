@@ -18,19 +18,23 @@ steps use the standard trainer's schedule and augmentation (:mod:`archsearch.tra
   choice is the parameter-free ``skip`` and the entropy of softmax(α) are tracked per epoch;
   the search stops early once skips take more than ``max_skip`` positions.
 - Derivation: argmax per position → an :class:`~archsearch.Architecture`, plus the next most
-  likely ones (``derive_top``); each is enqueued into the run's study and retrained from scratch
-  by the standard pipeline, with the α history as trial data.
+  likely ones (``derive_top``); in a run with a cost objective, a front: the most likely
+  network in each of ``front`` equal bins of the log cost (:func:`derive_front`), so that the
+  run answers the question it asks (with cost weight 0, the argmax alone is the largest
+  network). Each is enqueued into the run's study and retrained from scratch by the standard
+  pipeline, with the α history as trial data.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import optuna
 import torch
@@ -40,6 +44,7 @@ from torch import nn
 from ...checkpoint import signature
 from ...data import Dataset
 from ...errors import ArchsearchError
+from ...profiler import architecture_costs
 from ...profiler.latency import LatencyBackend
 from ...space import SearchSpace, default_hyperparameters
 from ...study import QUEUED_ARCHITECTURE, completed
@@ -54,13 +59,24 @@ from ...train import (
     seed_everything,
 )
 from .._base import Budget, PickingSearcher, TrialCallback
-from .costs import latency_table, op_costs
-from .plan import SKIP, SupernetPlan, plan_supernet
+from .costs import additive_costs, latency_table, op_costs
+from .paths import RandomSuggester, sample_network
+from .plan import (
+    SKIP,
+    SupernetPath,
+    SupernetPlan,
+    per_stage,
+    plan_supernet,
+    positions_of,
+    stage_choices,
+)
 from .supernet import CHECKPOINT, Supernet
 
 DartsMode = Literal["full", "gumbel"]
 DartsOrder = Literal["first", "second"]
 Cost = Literal["flops", "mac", "latency"]
+#: networks of the space's own walk, at any width, scored for a derived front
+FRONT_POOL = 1000
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,9 @@ class DartsConfig:
     partial_channels: int = 1
     latency_backend: LatencyBackend = "torch"  # of the latency table (cost latency)
     derive_top: int = 0
+    # in a run with a cost objective: the most likely network in each of this many log-cost
+    # bins is retrained too (0: the most likely networks only)
+    front: int = 5
     seed: int = 0
 
 
@@ -110,17 +129,99 @@ class DartsResult:
     resumed_from: int = 0  # the epoch a checkpoint continued from (0: searched from scratch)
 
     def derive(self, k: int = 1) -> list[tuple[list[int], float]]:
-        """The ``k`` most likely choices (joint probability), best first."""
-        logs = [[math.log(max(p, 1e-12)) for p in probs] for probs in self.probabilities]
-        beams: list[tuple[float, list[int]]] = [(0.0, [])]
-        for row in logs:
-            grown = [
-                (score + value, [*choice, index])
-                for score, choice in beams
-                for index, value in enumerate(row)
-            ]
-            beams = heapq.nlargest(k, grown, key=lambda item: item[0])
-        return [(choice, math.exp(score)) for score, choice in beams]
+        """The ``k`` most likely networks of the space (joint probability; a stage's blocks
+        share their op, :func:`~.plan.stage_choices`), as an op index per position, best
+        first."""
+        choices = stage_choices(self.plan)
+        rows = per_stage(choices, self.probabilities, math.prod)
+        return [(positions_of(choices, picked), p) for picked, p in most_likely(rows, k)]
+
+
+def most_likely(
+    probabilities: Sequence[Sequence[float]], k: int = 1
+) -> list[tuple[list[int], float]]:
+    """The ``k`` most likely choices under per-position ``probabilities`` (joint probability,
+    a beam search: exact, as the positions are independent), best first."""
+    logs = [[math.log(max(p, 1e-12)) for p in probs] for probs in probabilities]
+    beams: list[tuple[float, list[int]]] = [(0.0, [])]
+    for row in logs:
+        grown = [
+            (score + value, [*choice, index])
+            for score, choice in beams
+            for index, value in enumerate(row)
+        ]
+        beams = heapq.nlargest(k, grown, key=lambda item: item[0])
+    return [(choice, math.exp(score)) for score, choice in beams]
+
+
+def derive_front(
+    probabilities: Sequence[Sequence[float]],
+    costs: Sequence[Sequence[float]],
+    shared: float,
+    bins: int,
+    resolution: int = 512,
+) -> list[tuple[list[int], float, float]]:
+    """The most likely choice (joint probability under softmax(α)) in each of ``bins`` equal
+    bins of the log cost between the cheapest and the dearest network, as ``(choice,
+    probability, cost)``, cheapest first; empty bins give nothing. A network costs ``shared +
+    Σ costs[i][choice[i]]``.
+
+    A dynamic programme over the positions that keeps, per ``resolution`` fine bins of a
+    partial network's cheapest completion, the most likely partial network: exact when no two
+    partial networks that end in the same final bin share a fine bin, which fine bins make
+    rare; ``bins`` x positions x ops x ``resolution`` steps, milliseconds."""
+    logs = [[math.log(max(p, 1e-12)) for p in row] for row in probabilities]
+    cheapest = [min(row) for row in costs]
+    low = shared + sum(cheapest)
+    high = shared + sum(max(row) for row in costs)
+    if low <= 0 or high <= low * (1 + 1e-9):
+        ((choice, probability),) = most_likely(probabilities)
+        total = shared + sum(row[i] for row, i in zip(costs, choice, strict=True))
+        return [(choice, probability, total)]
+    span = math.log(high / low)
+
+    def fine(total: float) -> int:
+        return min(resolution - 1, int(math.log(total / low) / span * resolution))
+
+    rest = [sum(cheapest[i:]) for i in range(len(costs) + 1)]
+    states: dict[int, tuple[float, list[int], float]] = {0: (0.0, [], 0.0)}
+    for index, (row_logs, row_costs) in enumerate(zip(logs, costs, strict=True)):
+        grown: dict[int, tuple[float, list[int], float]] = {}
+        for score, choice, spent in states.values():
+            for op, (log_p, cost) in enumerate(zip(row_logs, row_costs, strict=True)):
+                state = (score + log_p, [*choice, op], spent + cost)
+                key = fine(shared + state[2] + rest[index + 1])
+                if key not in grown or state[0] > grown[key][0]:
+                    grown[key] = state
+        states = grown
+    finals = [(score, shared + spent, choice) for score, choice, spent in states.values()]
+    return [
+        (choice, math.exp(score), total)
+        for score, total, choice in best_per_bin(finals, bins, low, high)
+    ]
+
+
+Item = TypeVar("Item")
+
+
+def best_per_bin(
+    items: Sequence[tuple[float, float, Item]],
+    bins: int,
+    low: float | None = None,
+    high: float | None = None,
+) -> list[tuple[float, float, Item]]:
+    """Of ``(score, cost, item)`` (cost > 0), the highest score in each of ``bins`` equal bins
+    of the log cost from ``low`` to ``high`` (default: the items' own range), cheapest bin
+    first; on a tie, the dearer item (more of the network for the same likelihood)."""
+    low = min(cost for _, cost, _ in items) if low is None else low
+    high = max(cost for _, cost, _ in items) if high is None else high
+    span = math.log(high / low) if high > low else 1.0
+    best: dict[int, tuple[float, float, Item]] = {}
+    for score, cost, item in items:
+        key = max(0, min(bins - 1, int(math.log(cost / low) / span * bins)))
+        if key not in best or (score, cost) > best[key][:2]:
+            best[key] = (score, cost, item)
+    return [best[key] for key in sorted(best)]
 
 
 def beta_decay(model: Supernet) -> torch.Tensor:
@@ -384,18 +485,26 @@ class DartsSearcher(PickingSearcher):
         config: DartsConfig,
         log: Callable[[str], None] | None = None,
         run_dir: Path | None = None,
+        objectives: Sequence[str] = ("accuracy",),
     ) -> None:
         self.space = space
         self.data = data
         self.device = device
         self.config = config
+        # the run's cost (its first objective besides accuracy): what a derived front spans
+        self.front_cost = next((o for o in objectives if o != "accuracy"), None)
         self.log = log or (lambda _message: None)
         self.run_dir = run_dir  # where the supernet's checkpoint is kept
         self.seed = config.seed
         self.result: DartsResult | None = None
 
     def planned_trials(self, requested: int) -> int:
-        return 1 + self.config.derive_top
+        """At most: the most likely networks, and one per cost bin (some bins may be empty,
+        or hold one of the most likely)."""
+        return 1 + self.config.derive_top + self._front_bins()
+
+    def _front_bins(self) -> int:
+        return self.config.front if self.front_cost is not None else 0
 
     def search(
         self,
@@ -404,8 +513,7 @@ class DartsSearcher(PickingSearcher):
         budget: Budget,
         callbacks: Sequence[TrialCallback] = (),
     ) -> None:
-        wanted = 1 + self.config.derive_top
-        if len(completed(study)) >= wanted:
+        if len(completed(study)) >= self.planned_trials(budget.trials):
             return
         started = time.monotonic()
         plan = plan_supernet(self.space, self.data)
@@ -466,19 +574,90 @@ class DartsSearcher(PickingSearcher):
             if self.config.cost == "latency" and result.costs
             else None
         )
-        for rank, (choice, probability) in enumerate(result.derive(wanted)):
-            arch = plan.architecture(choice)
+        # a resumed run has some derived networks already: each is trained once
+        present = {
+            t.user_attrs.get(QUEUED_ARCHITECTURE)
+            for t in study.get_trials(deepcopy=False)
+            if t.state != optuna.trial.TrialState.FAIL
+        }
+        for path, how in self._derived(result, plan):
+            arch = plan.architecture(path)
+            if arch.to_json() in present:
+                continue
+            present.add(arch.to_json())
             attrs = {
                 QUEUED_ARCHITECTURE: arch.to_json(),
                 "alpha_history": history,
-                "darts": {**summary, "rank": rank, "probability": probability},
+                "darts": {**summary, **how},
             }
-            if table is not None:
-                attrs["darts"]["latency_table_ms"] = round(table.predict_ms(choice), 4)
+            if table is not None and path == plan.full_path(path.choice):  # ops at full width
+                attrs["darts"]["latency_table_ms"] = round(table.predict_ms(path.choice), 4)
             study.enqueue_trial(hp, user_attrs=attrs, skip_if_exists=False)
 
         # the derived networks get what is left of the budget
         remaining = (
             None if budget.timeout is None else budget.timeout - (time.monotonic() - started)
         )
-        self.train_queued(study, evaluate, wanted, remaining, callbacks)
+        waiting = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+        self.train_queued(study, evaluate, waiting, remaining, callbacks)
+
+    def _derived(
+        self, result: DartsResult, plan: SupernetPlan
+    ) -> list[tuple[SupernetPath, dict[str, Any]]]:
+        """The networks to retrain, in the order they train: the most likely first (what DARTS
+        answers), the next most likely, then the front's from the cheapest (a cut budget
+        keeps the cheap end of the front, where a log-cost hypervolume is decided)."""
+        derived = [
+            (plan.full_path(choice), {"rank": rank, "probability": probability})
+            for rank, (choice, probability) in enumerate(result.derive(1 + self.config.derive_top))
+        ]
+        bins = self._front_bins()
+        if bins and self.front_cost is not None:
+            front = self._front(result, plan, self.front_cost, bins)
+            self.log(
+                f"  derived front: the most likely network in {len(front)} of {bins}"
+                f" {self.front_cost} bins"
+            )
+            derived += [
+                (path, {"front_rank": rank, "probability": math.exp(score), self.front_cost: cost})
+                for rank, (score, cost, path) in enumerate(front)
+            ]
+        return derived
+
+    def _front(
+        self, result: DartsResult, plan: SupernetPlan, cost: str, bins: int
+    ) -> list[tuple[float, float, SupernetPath]]:
+        """The most likely network per log-cost bin, as (log probability, cost, path).
+
+        At the supernet's widths, exactly (:func:`derive_front` over the space's stage
+        choices). The supernet holds every stage at its widest, which keeps the narrow, cheap
+        networks of the space out of that reach; so the space's own walk also draws
+        :data:`FRONT_POOL` networks at any width it allows, each scored by softmax(α) of its ops
+        (α says nothing of widths: on a tie in likelihood the wider network wins its bin).
+        With latency as the cost, the full-width networks only: the lookup table times ops at
+        the supernet's widths."""
+        choices = stage_choices(plan)
+        costs, shared = additive_costs(plan, cost, self.device, self.config.latency_backend)
+        items = [
+            (math.log(max(p, 1e-300)), total, plan.full_path(positions_of(choices, picked)))
+            for picked, p, total in derive_front(
+                per_stage(choices, result.probabilities, math.prod),
+                per_stage(choices, costs, sum),
+                shared,
+                bins,
+            )
+        ]
+        if cost == "latency":
+            return items
+        logs = [[math.log(max(p, 1e-12)) for p in row] for row in result.probabilities]
+        suggester = RandomSuggester(random.Random(self.seed))
+        shape = (1, plan.in_channels, *plan.input_size)
+        for _ in range(FRONT_POOL):
+            try:
+                arch, path = sample_network(self.space, plan, suggester, plan.input_size)
+                counted = architecture_costs(arch, shape, plan.num_classes)
+            except ArchsearchError:
+                continue  # a network outside the supernet
+            score = sum(row[op] for row, op in zip(logs, path.choice, strict=True))
+            items.append((score, float(getattr(counted, cost)), path))
+        return best_per_bin(items, bins)

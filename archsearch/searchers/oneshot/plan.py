@@ -109,6 +109,51 @@ class SupernetPlan:
         )
 
 
+def stage_choices(plan: SupernetPlan) -> list[list[tuple[int, ...]]]:
+    """The op choices the space allows, stage by stage (positions in order): a space picks a
+    stage's block and its options once for all the stage's blocks, and its depth, so a
+    stage takes one op at its first ``depth`` positions and ``skip`` after — not an op per
+    position, which the supernet mixes while it trains. Each stage's list: the positions'
+    op indices, one tuple per (op, depth)."""
+    stages: dict[int, list[Position]] = {}
+    for position in plan.positions:
+        stages.setdefault(position.stage, []).append(position)
+    out = []
+    for positions in stages.values():
+        names = [[op.name for op in position.ops] for position in positions]
+        options = []
+        for name in dict.fromkeys([*names[0], SKIP] if SKIP in names[0] else names[0]):
+            depths = [0] if name == SKIP else range(1, len(positions) + 1)
+            for depth in depths:
+                ops = [name] * depth + [SKIP] * (len(positions) - depth)
+                wanted = list(zip(names, ops, strict=True))
+                if all(op in row for row, op in wanted):
+                    options.append(tuple(row.index(op) for row, op in wanted))
+        out.append(options)
+    return out
+
+
+def per_stage(
+    choices: list[list[tuple[int, ...]]], values: Sequence[Sequence[float]], combine: Any
+) -> list[list[float]]:
+    """Per-position ``values`` (a row per position, a value per op) as per-stage rows over
+    ``choices`` (:func:`stage_choices`), each stage choice's values combined by ``combine``
+    (``math.prod`` for probabilities, ``sum`` for costs)."""
+    rows, start = [], 0
+    for options in choices:
+        width = len(options[0])
+        rows.append(
+            [combine(values[start + k][op] for k, op in enumerate(option)) for option in options]
+        )
+        start += width
+    return rows
+
+
+def positions_of(choices: list[list[tuple[int, ...]]], picked: Sequence[int]) -> list[int]:
+    """A choice per stage (indices into ``choices``) as the op index at every position."""
+    return [op for options, index in zip(choices, picked, strict=True) for op in options[index]]
+
+
 def path_of(plan: SupernetPlan, arch: Architecture) -> SupernetPath:
     """The supernet path of ``arch``, a network of the plan's space: its ops found among each
     position's candidates (at the supernet's width), a stage's missing blocks as ``skip``,
