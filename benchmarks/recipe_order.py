@@ -164,13 +164,15 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-5")
     parser.add_argument("--budget-s", type=float, default=180.0)
     parser.add_argument("--tune-s", type=float, default=30.0)
+    parser.add_argument("--arms", default="joint,fixed,recipe first", help="runs to make")
     parser.add_argument("-o", "--out", default="bench-recipe")
     args = parser.parse_args()
     first, _, last = args.seeds.partition("-")
     seeds = list(range(int(first), int(last or first) + 1))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(arm, seed, args) for seed in seeds for arm in ("joint", "fixed", "recipe first")]
+    arms = [a.strip() for a in args.arms.split(",")]
+    jobs = [(arm, seed, args) for seed in seeds for arm in arms]
     results: dict[tuple[str, int], dict[str, Any]] = {}
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         for arm, seed, result in pool.imap_unordered(_call, jobs):
@@ -189,16 +191,14 @@ def summarise(results: dict[tuple[str, int], dict[str, Any]], seeds: list[int], 
     from archsearch.runs import RunConfig
 
     scale = cost_range(RunConfig(space=args.space), "flops")
-    hv: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    made = {arm for arm, _ in results}
+    hv: dict[str, list[float]] = {
+        arm: [] for arm in ARMS if arm in made or (arm == "fixed, then tune" and "fixed" in made)
+    }
     for seed in seeds:
-        fixed = results[("fixed", seed)]
-        sources = {
-            "joint": results[("joint", seed)]["points"],
-            "fixed": fixed["points"],
-            "fixed, then tune": fixed["then tune"],
-            "recipe first": results[("recipe first", seed)]["points"],
-        }
-        for arm, points in sources.items():
+        for arm in hv:
+            run = results[("fixed" if arm == "fixed, then tune" else arm, seed)]
+            points = run["then tune" if arm == "fixed, then tune" else "points"]
             hv[arm].append(hypervolume([tuple(p) for p in points], scale, 0.1))
     print("| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± sd | vs joint |")
     print("|---" * (len(seeds) + 3) + "|")
@@ -214,9 +214,11 @@ def summarise(results: dict[tuple[str, int], dict[str, Any]], seeds: list[int], 
             + f" | {statistics.mean(values):.3f} ± {statistics.stdev(values):.3f} | {versus} |"
         )
     for seed in seeds:
-        before, after, trials = results[("fixed", seed)]["tuned"]
-        print(f"seed {seed}: tune after: {before:.3f} -> {after:.3f} ({trials} trials)")
-        print(f"seed {seed}: recipe first: {results[('recipe first', seed)]['recipe']}")
+        if "fixed" in made:
+            before, after, trials = results[("fixed", seed)]["tuned"]
+            print(f"seed {seed}: tune after: {before:.3f} -> {after:.3f} ({trials} trials)")
+        if "recipe first" in made:
+            print(f"seed {seed}: recipe first: {results[('recipe first', seed)]['recipe']}")
 
 
 if __name__ == "__main__":

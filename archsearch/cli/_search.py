@@ -47,6 +47,10 @@ def tune(
     model: Annotated[str | None, typer.Option("--model", help="A zoo network.")] = None,
     sampler: Annotated[str, typer.Option(help="random or grid.")] = "random",
     trials: Annotated[int, typer.Option(min=1)] = 20,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Stop starting trials after this many seconds (the trials kept)."),
+    ] = None,
     space: Annotated[
         str | None,
         typer.Option(
@@ -91,8 +95,8 @@ def tune(
     hyperparameters = {k: v for k, v in texts.items() if v is not None}
     config = tune_config(
         sampler, pruner, label=model or Path(arch or "arch").stem, space=space or "mobile",
-        dataset=dataset, trials=trials, epochs=epochs, device=device, seed=seed, name=name,
-        runs_dir=runs_dir, reports_dir=reports_dir,
+        dataset=dataset, trials=trials, timeout=timeout, epochs=epochs, device=device,
+        seed=seed, name=name, runs_dir=runs_dir, reports_dir=reports_dir,
     )  # fmt: skip
     run_with_progress(
         lambda progress: tune_fixed(config, architecture, hyperparameters, progress=progress),
