@@ -17,7 +17,7 @@ searchers that search widths by channel masking, the width each position keeps.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -134,7 +134,9 @@ def stage_choices(plan: SupernetPlan) -> list[list[tuple[int, ...]]]:
 
 
 def per_stage(
-    choices: list[list[tuple[int, ...]]], values: Sequence[Sequence[float]], combine: Any
+    choices: list[list[tuple[int, ...]]],
+    values: Sequence[Sequence[float]],
+    combine: Callable[[Iterable[float]], float],
 ) -> list[list[float]]:
     """Per-position ``values`` (a row per position, a value per op) as per-stage rows over
     ``choices`` (:func:`stage_choices`), each stage choice's values combined by ``combine``
