@@ -372,7 +372,8 @@ def test_tune(tmp_path: Path, sampler: str) -> None:
     assert len(trials) == 4 and study.metric_names == ["accuracy"]
     assert {record_of(t)["arch_id"] for t in trials} == {arch.id}
     assert all(set(t.params) == {"lr", "batch_size"} for t in trials)
-    if sampler == "random":  # a time budget: Optuna checks it between trials, so 1 of 4
+    if sampler == "random":  # a time budget of 1 ms: Optuna checks it before each trial it
+        # starts, so the first (if the check comes within 1 ms) and no more of the 4
         timed = runner.invoke(
             app,
             ["tune", "--arch", str(path), "--trials", "4", "--timeout", "0.001", "--epochs", "1",
@@ -381,7 +382,7 @@ def test_tune(tmp_path: Path, sampler: str) -> None:
         )  # fmt: skip
         assert timed.exit_code == 0, timed.output
         storage = f"sqlite:///{tmp_path / 'runs' / 'timed' / 'study.db'}"
-        assert len(completed(optuna.load_study(study_name="timed", storage=storage))) == 1
+        assert len(completed(optuna.load_study(study_name="timed", storage=storage))) <= 1
     if sampler == "grid":
         assert "grid: 4 points" in result.stderr
         assert {(t.params["lr"], t.params["batch_size"]) for t in trials} == {

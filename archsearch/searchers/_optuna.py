@@ -105,13 +105,14 @@ class OptunaSearcher(BaseSearcher):
         # stop the study when exhausted, Ctrl-C marks the running trial failed.
         waits = iter(STORAGE_RETRY_SECONDS)
         while True:
+            # the time left, exactly: Optuna checks it before each trial it starts
             remaining = (
-                None
-                if budget.timeout is None
-                else max(1.0, budget.timeout - (time.monotonic() - started))
+                None if budget.timeout is None else budget.timeout - (time.monotonic() - started)
             )
             try:
                 if len(judged(study)) >= budget.trials or (grid and not _waiting(study)):
+                    break
+                if remaining is not None and remaining <= 0:
                     break
                 study.optimize(
                     objective,
