@@ -89,6 +89,9 @@ class TrialContext:
     proxies: tuple[str, ...] = ()  # zero-cost proxies to record before training
     proxy_batch: ProxyBatch | None = None  # the images they look at: the same for every trial
     screen: ProxyScreen | None = None  # the zero-epoch rung (``--proxy-screen``)
+    # the run's time is up at this time.monotonic(): a candidate still training then stops at
+    # the end of its epoch (recorded as stopped early, with its accuracies so far)
+    deadline: float | None = None
 
     @property
     def needs_latency(self) -> bool:
@@ -109,7 +112,7 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     # start-up, and a trial must not depend on what the process ran before it
     seed_everything(seed)
     model = build_model(arch, data.num_classes, data.in_channels)
-    costs, elementwise_share = _costs(model, ctx)
+    costs, elementwise_share = candidate_costs(model, ctx)
     violations = {
         name: costs[CONSTRAINT_ATTRS[name]] - limit for name, limit in ctx.constraints.items()
     }
@@ -126,7 +129,7 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     if ctx.on_candidate is not None:
         ctx.on_candidate(trial.number, arch, int(hp["epochs"]))
     config = TrainConfig.from_hyperparameters(hp, seed=seed)
-    hook = epoch_hook(trial, ctx.objectives, config.epochs, ctx.on_epoch)
+    hook = epoch_hook(trial, ctx.objectives, config.epochs, ctx.on_epoch, ctx.deadline)
     result = train(model, data, config, ctx.device, hook)
     if ctx.weights_dir is not None:
         torch.save(model.state_dict(), weights_file(ctx.weights_dir, trial.number))
@@ -135,7 +138,7 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     return [float(values[OBJECTIVE_ATTRS[name]]) for name in ctx.objectives]
 
 
-def _costs(model: nn.Module, ctx: TrialContext) -> tuple[dict[str, Any], float]:
+def candidate_costs(model: nn.Module, ctx: TrialContext) -> tuple[dict[str, Any], float]:
     """The candidate's costs: the static profile (meta stand-ins: the weights are not
     touched), plus its measured latency where an objective or a constraint needs it."""
     input_shape = (1, ctx.data.in_channels, *ctx.data.input_size)
@@ -159,11 +162,13 @@ def epoch_hook(
     objectives: tuple[str, ...],
     epochs: int,
     on_epoch: Callable[[int, int, float], None] | None = None,
+    deadline: float | None = None,
 ) -> Callable[[int, float], None]:
     """After each epoch: progress, then early stopping. The Pareto pruner (any study) reads
     the accuracies this writes at its rungs; Optuna's pruners (single-objective studies only:
     ``trial.report`` raises in the others) read ``trial.report``'s. A tabulated benchmark's
-    replay calls it with the table's accuracies, so it stops what a run would stop."""
+    replay calls it with the table's accuracies, so it stops what a run would stop. Past
+    ``deadline`` (``time.monotonic()``) a candidate stops after the epoch it is in."""
     pruner = trial.study.pruner
     pareto = isinstance(pruner, ParetoAshaPruner)
     single = len(objectives) == 1 and not pareto
@@ -184,5 +189,9 @@ def epoch_hook(
             if trial.should_prune():
                 record_pruned(trial, accuracies, f"stopped after epoch {epoch + 1}")
                 raise optuna.TrialPruned()
+        if deadline is not None and epoch + 1 < epochs and time.monotonic() >= deadline:
+            reason = f"the run's time ran out: stopped after epoch {epoch + 1} of {epochs}"
+            record_pruned(trial, accuracies, reason)
+            raise optuna.TrialPruned(reason)
 
     return hook

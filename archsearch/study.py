@@ -377,7 +377,7 @@ def architecture_of(trial: FrozenTrial) -> Architecture:
 RUN_OPTIONS, RUN_FINGERPRINT, RUN_SPACE = "config", "fingerprint", "space_yaml"
 RUN_DATASET, RUN_INPUT_SHAPE, RUN_CLASSES = "dataset", "input_shape", "num_classes"
 RUN_TORCH, RUN_DEVICE, RUN_TEST = "torch_version", "device", "test_accuracy"
-RUN_BENCH_STARTED = "bench_started"
+RUN_BENCH_STARTED, RUN_FIDELITY = "bench_started", "fidelity"
 
 
 @dataclass(frozen=True)
@@ -396,6 +396,8 @@ class RunRecord:
     device: str = ""  # of the latest process that opened the run
     test_accuracy: dict[int, float] = field(default_factory=dict)  # the front's, by trial
     bench_started: float | None = None  # a benchmark run's clock start (time.time())
+    #: an auto-fidelity run's choice (:class:`archsearch.runs.fidelity.Fidelity`'s record)
+    fidelity: dict[str, Any] | None = None
 
     @property
     def made_by_run(self) -> bool:
@@ -432,6 +434,7 @@ def run_record(study: optuna.Study) -> RunRecord:
         device=str(attrs.get(RUN_DEVICE, "")),
         test_accuracy={int(k): v for k, v in attrs.get(RUN_TEST, {}).items()},
         bench_started=None if started is None else float(started),
+        fidelity=attrs.get(RUN_FIDELITY),
     )
 
 
@@ -463,6 +466,10 @@ def record_device(study: optuna.Study, device: str) -> None:
 
 def record_test_accuracies(study: optuna.Study, accuracies: dict[int, float]) -> None:
     study.set_user_attr(RUN_TEST, {str(k): v for k, v in sorted(accuracies.items())})
+
+
+def record_fidelity(study: optuna.Study, fidelity: dict[str, Any]) -> None:
+    study.set_user_attr(RUN_FIDELITY, fidelity)
 
 
 def record_bench_start(study: optuna.Study, started: float) -> None:

@@ -514,7 +514,7 @@ STORED_OPTIONS = {
 
 
 #: options added since: a study stored before them reads with their defaults
-ADDED_SINCE = {"write_report", "darts_front"} | {
+ADDED_SINCE = {"write_report", "darts_front", "fidelity"} | {
     name for name in GROUPED if name.startswith("guided_")
 }
 

@@ -181,6 +181,11 @@ class BenchConfig:
     threads: int | None = None  # per run; default: the machine's threads / parallel
     out_dir: str = "bench"
     cost_budgets: tuple[float, float] | None = None  # default: 1/4 and 1/2 of the log range
+    # fronts searched at different fidelities compared alike: every front network trained
+    # again, the same way (these epochs, its own hyperparameters, on the same images of the
+    # data at its full size), and tested on the whole test split; 0: not retrained
+    retrain_epochs: int = 0
+    retrain_images: int = 5000
 
     def __post_init__(self) -> None:
         if len(self.base.objectives) != 2 or "accuracy" not in self.base.objectives:
@@ -217,6 +222,10 @@ class RunMetrics:
     curve_hv: list[float]
     front: list[tuple[float, float]]  # (cost, accuracy) of the validation front
     wall_s: float
+    front_trials: list[int] = field(default_factory=list)  # the numbers of ``front``'s trials
+    # the front's networks retrained at full fidelity: (cost at the data's size, test accuracy)
+    retrained: list[tuple[float, float]] = field(default_factory=list)
+    retrained_hypervolume: float | None = None
 
 
 @dataclass
@@ -237,6 +246,8 @@ def run_config(config: BenchConfig, entry: BenchEntry, seed: int) -> RunConfig:
             **config.base.options(),
             **entry.options,
             "seed": seed,
+            # a benchmark searches at full fidelity unless an entry asks for auto
+            "fidelity": entry.options.get("fidelity") or config.base.fidelity or "full",
             "timeout": config.budget_s,
             "trials": 1_000_000,  # the wall time is the budget
             "name": f"{_slug(entry.label)}-s{seed}",
@@ -278,6 +289,7 @@ def _one_run(run: RunConfig, threads: int) -> tuple[str, str, float]:
             trials=1,
             epochs=1,
             timeout=None,
+            fidelity=None,
             train_limit=min(run.train_limit or WARM_UP_IMAGES, WARM_UP_IMAGES),
             train_fraction=None,
         )
@@ -326,9 +338,94 @@ def run_bench(
                 study, storage, entry.label, seed, scale, chance, config.budget_s, budgets, started
             )
         )
+    if config.retrain_epochs:
+        retrain_fronts(config, result, on_progress)
     result.rows = summary_rows(result.runs, config.budget_s)
     result.files = write_bench(result)
     return result
+
+
+def retrain_fronts(
+    config: BenchConfig,
+    result: BenchResult,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> None:
+    """Every run's front networks trained again alike (:attr:`BenchConfig.retrain_epochs`),
+    side by side as the runs were; their hypervolume on the same axes."""
+    full = replace(
+        config.base, train_limit=None, train_fraction=None, resolution=None, fidelity="full"
+    )
+    chance = 1.0 / _classes((result.runs[0].storage, result.runs[0].study, 0.0))
+    done = 0
+    with ProcessPoolExecutor(
+        config.parallel, mp_context=get_context("spawn"), max_tasks_per_child=1
+    ) as pool:
+        futures = {
+            pool.submit(
+                _retrain_front,
+                run.storage,
+                run.study,
+                run.front_trials,
+                full,
+                config.retrain_epochs,
+                config.retrain_images,
+                config.threads_per_run,
+            ): run
+            for run in result.runs
+        }
+        for future in as_completed(futures):
+            run = futures[future]
+            run.retrained = future.result()
+            run.retrained_hypervolume = hypervolume(run.retrained, result.scale, chance)
+            done += 1
+            if on_progress is not None:
+                on_progress(f"retrained {run.label} seed {run.seed}", done, len(futures))
+
+
+def _retrain_front(
+    storage: str,
+    name: str,
+    numbers: list[int],
+    full: RunConfig,
+    epochs: int,
+    images: int,
+    threads: int,
+) -> list[tuple[float, float]]:
+    """In a fresh process: the networks of trials ``numbers`` of the study ``name`` (its front
+    within the budget) each trained for ``epochs`` on
+    ``images`` images of the data at its full size (training and validation splits joined),
+    with its own hyperparameters and a seed of its trial's number; (flops there, test
+    accuracy)."""
+    from ..build import build_model
+    from ..data import load_dataset
+    from ..profiler import architecture_costs
+    from ..study import architecture_of
+    from ..train import TrainConfig, evaluate, train
+
+    torch.set_num_threads(threads)
+    study = optuna.load_study(study_name=name, storage=open_storage(storage))
+    data = load_dataset(full.dataset, val_fraction=full.val_fraction, seed=0, limit=images)
+    joined = replace(
+        data,
+        x_train=torch.cat([data.x_train, data.x_val]),
+        y_train=torch.cat([data.y_train, data.y_val]),
+    )
+    shape = (1, data.in_channels, *data.input_size)
+    device = torch.device("cpu")
+    retrained = []
+    trials = study.get_trials(deepcopy=False)
+    for trial in (trials[number] for number in numbers):
+        arch = architecture_of(trial)
+        hyperparameters = record_of(trial).get("hyperparameters", {})
+        recipe = replace(
+            TrainConfig.from_hyperparameters(hyperparameters, seed=trial.number), epochs=epochs
+        )
+        model = build_model(arch, data.num_classes, data.in_channels)
+        train(model, joined, recipe, device)
+        accuracy = evaluate(model, data.x_test, data.y_test, device=device)
+        flops = architecture_costs(arch, shape, data.num_classes).flops
+        retrained.append((float(flops), float(accuracy)))
+    return retrained
 
 
 def _classes(stored: tuple[str, str, float]) -> int:
@@ -392,6 +489,10 @@ def measure_run(
     tests = test_accuracies(study)
     tested = [(c, tests[t.number]) for _, c, _, t in finished if t.number in tests]
     front = _front(pairs)
+    # the trials behind the front (a point's first trial, where two share one)
+    front_trials = [
+        next(t.number for _, c, a, t in finished if (c, a) == point) for point in front
+    ]
     in_time = [t for t in judged(study) if (end := end_of(t)) is not None and end <= budget_s]
     return RunMetrics(
         label=label,
@@ -411,6 +512,7 @@ def measure_run(
         curve_hv=curve,
         front=front,
         wall_s=max((t for t, *_ in finished), default=0.0),
+        front_trials=front_trials,
     )
 
 
@@ -450,6 +552,16 @@ def summary_rows(runs: list[RunMetrics], budget_s: float) -> list[dict[str, Any]
                 "seeds": len(mine),
                 "hypervolume": _mean_std([r.hypervolume for r in mine], 4),
                 "test hypervolume": _mean_std([r.test_hypervolume for r in mine], 4),
+                **(
+                    {
+                        "retrained hypervolume": _mean_std(
+                            [r.retrained_hypervolume for r in mine], 4
+                        ),
+                        "front networks": _mean_std([len(r.retrained) for r in mine], 1),
+                    }
+                    if any(r.retrained_hypervolume is not None for r in mine)
+                    else {}
+                ),
                 "completed": _mean_std([r.completed for r in mine], 1),
                 "pruned": _mean_std([r.pruned for r in mine], 1),
                 "judged": _mean_std([r.judged for r in mine], 1),
@@ -493,6 +605,8 @@ def run_rows(runs: list[RunMetrics]) -> list[dict[str, Any]]:
             "best_acc_budget_1": r.best_under[0],
             "best_acc_budget_2": r.best_under[1],
             "last_trial_s": round(r.wall_s, 1),
+            "retrained_hypervolume": r.retrained_hypervolume,
+            "front_networks": len(r.retrained),
         }
         for r in runs
     ]

@@ -79,6 +79,18 @@ def bench_search(
         ),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="With --table: simulated workers.")] = 1,
+    retrain_epochs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Train every run's front networks again for N epochs on the same images at"
+            " the data's full size and test them: fronts searched at different fidelities"
+            " compared alike (0: off).",
+        ),
+    ] = 0,
+    retrain_images: Annotated[
+        int, typer.Option(min=10, help="Images the front networks are retrained on.")
+    ] = 5000,
     out_dir: Annotated[str, typer.Option("--out", "-o", help="Output folder.")] = "bench",
     **options: Any,
 ) -> None:
@@ -106,11 +118,14 @@ def bench_search(
         shown = ("searcher", "hypervolume", "beats baseline", "wilcoxon p", "judged")
     else:
         config = BenchConfig(base, entries, budget_s, seed_list, parallel, threads, out_dir,
-                             parse_cost_budgets(cost_budgets))  # fmt: skip
+                             parse_cost_budgets(cost_budgets), retrain_epochs,
+                             retrain_images)  # fmt: skip
         result = bench_with_progress(
             lambda on: run_bench(config, on), len(entries) * len(seed_list)
         )
         shown = ("searcher", "hypervolume", "judged", "pruned", "time to baseline hv")
+        if retrain_epochs:
+            shown = (*shown, "retrained hypervolume")
     print_rows("searchers compared", {k: k for k in shown}, result.rows)
     print_files(result.files)
 

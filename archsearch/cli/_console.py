@@ -186,6 +186,8 @@ def print_run_result(result: RunResult) -> None:
     out.print(f"report: {result.files['report']}")
     out.print(f"trials: {result.files['trials_csv']}")
     out.print(f"weights: {result.files['weights']}")
+    if result.advice:
+        out.print(result.advice, soft_wrap=True)
 
 
 def print_profile(name: str, architecture: Any, result: Any, per_layer: bool) -> None:

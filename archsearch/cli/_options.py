@@ -70,6 +70,13 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     "train_limit": (int, "--train-limit", "Search on N training images (per-class sample)."),
     "train_fraction": (float, "--train-fraction", "Search on this fraction of the images."),
     "resolution": (int, "--resolution", "Search at R x R inputs (every split resized)."),
+    "fidelity": (
+        str,
+        "--fidelity",
+        "auto: choose --train-limit, --resolution and --epochs to judge about 60 candidates"
+        " in --timeout (the default with a timeout and none of them set); full: all the"
+        " data at its size.",
+    ),
     "proxies": (
         str,
         "--proxies",

@@ -28,15 +28,31 @@ from ._options import (
 @app.command()
 @user_errors
 @with_run_options(tuple(RUN_OPTIONS))
-def run(**options: Any) -> None:
+def run(
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Calibrate here and print the fidelity the run would search at and the"
+            " candidates it expects; search nothing, create nothing.",
+        ),
+    ] = False,
+    **options: Any,
+) -> None:
     """Search a space for accurate, cheap networks; results stay in a resumable Optuna study.
+    With --timeout (and no --train-limit, --train-fraction, --resolution or --epochs), the
+    training images, input size and epochs are chosen to judge about 60 candidates in it.
 
-    Example: archsearch run --space mobile
+    Example: archsearch run --space mobile --dataset mnist:data/mnist --timeout 600
     """
-    from ..runs import RunConfig, run_search
+    from ..runs import RunConfig, plan_run, run_search
     from ._console import run_with_progress
 
     config = RunConfig.from_options(**run_config_fields(options))
+    if dry_run:
+        for line in plan_run(config).describe(config.trials):
+            out.print(line, soft_wrap=True)
+        return
     run_with_progress(lambda progress: run_search(config, progress=progress), config.trials)
 
 

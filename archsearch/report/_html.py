@@ -127,6 +127,7 @@ def summary_section(run: RunInfo) -> str:
         ("space", run.space),
         ("searcher", run.searcher),
         ("data", run.dataset),
+        ("fidelity", run.fidelity),
         ("objectives", ", ".join(run.objectives)),
         ("budget", run.budget),
         ("device", run.device),

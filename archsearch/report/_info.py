@@ -23,6 +23,7 @@ from ..study import (
     ONE_SHOT_ATTR,
     PROXIES_ATTR,
     STATUS_OK,
+    RunRecord,
     architecture_of,
     best_values,
     completed,
@@ -60,6 +61,7 @@ class RunInfo:
     counts: tuple[tuple[str, int], ...]
     best: tuple[tuple[str, float], ...]
     stale: int = 0  # running trials whose worker stopped sending heartbeats
+    fidelity: str = ""  # what every figure is measured at
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,34 @@ def get_run_info(study: optuna.Study) -> RunInfo:
         counts=tuple(counts.items()),
         best=tuple(best),
         stale=len(stale_trials(study)),
+        fidelity=fidelity_text(run),
     )
+
+
+def fidelity_text(run: RunRecord) -> str:
+    """Which fidelity the run's figures (accuracies, costs, test accuracies) are at."""
+    chosen = run.fidelity
+    if chosen:
+        images = (
+            f"{chosen['images']:,} of {chosen['full_images']:,} images"
+            if chosen["images"] < chosen["full_images"]
+            else f"all {chosen['images']:,} images"
+        )
+        return (
+            f"auto: {images} at {chosen['side']}x{chosen['side']},"
+            f" {chosen['epochs_per_candidate']} epochs per candidate (the data's size:"
+            f" {chosen['native']}x{chosen['native']}); every accuracy and cost here is at"
+            " this fidelity"
+        )
+    options = run.options
+    given = {
+        name: options[name]
+        for name in ("train_limit", "train_fraction", "resolution", "epochs")
+        if options.get(name) is not None
+    }
+    if given:
+        return "as set: " + ", ".join(f"{k} {v}" for k, v in given.items())
+    return "full: every training image at the data's size"
 
 
 def _category(trial: FrozenTrial) -> str:

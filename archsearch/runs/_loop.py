@@ -117,7 +117,10 @@ def trial_context(
     data: Dataset,
     device: torch.device,
     progress: RunProgress,
+    deadline: float | None = None,
 ) -> TrialContext:
+    """What every trial of the run is judged with; ``deadline`` (``time.monotonic()``): when
+    the run's time is up (see :attr:`TrialContext.deadline`)."""
     weights_dir = config.run_dir / "weights"
     weights_dir.mkdir(parents=True, exist_ok=True)
     return TrialContext(
@@ -138,6 +141,7 @@ def trial_context(
         screen=(
             ProxyScreen(config.proxy_screen, config.proxies[0]) if config.proxy_screen else None
         ),
+        deadline=deadline,
     )
 
 

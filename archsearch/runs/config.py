@@ -18,6 +18,7 @@ from ..searchers.guided import GuidedOptions
 from ..searchers.oneshot.darts import Cost, DartsMode, DartsOrder
 from ..searchers.oneshot.spos import OneShotSampler, Sampling, check_objectives
 from ..study import OBJECTIVES, Objective
+from .fidelity import FidelityMode, check_fidelity
 from .searchers import PICKING_SEARCHERS
 
 #: the keys of :data:`.searchers.SEARCHER_TABLE`
@@ -176,6 +177,9 @@ class RunConfig:
     train_limit: int | None = None
     train_fraction: float | None = None
     resolution: int | None = None
+    # auto: the fidelity above and the epochs chosen to fit --timeout (.fidelity); the default
+    # of a run with a timeout that sets none of them
+    fidelity: FidelityMode | None = None
     # zero-cost proxies recorded for every candidate before it trains (archsearch.proxies)
     proxies: tuple[str, ...] = DEFAULT_PROXIES
     proxy_screen: float | None = None  # stop untrained the bottom fraction by (proxy, costs)
@@ -216,6 +220,9 @@ class RunConfig:
         choice("searcher", self.searcher, get_args(Searcher))
         choice("pruner", self.pruner, get_args(Pruner))
         choice("latency_backend", self.latency_backend, LATENCY_BACKENDS)
+        if self.fidelity is not None:
+            choice("fidelity", self.fidelity, get_args(FidelityMode))
+        check_fidelity(self)
         if self.searcher == "spos":
             check_objectives(objectives, self.constraints)
         if len(objectives) > 1 and self.pruner in OPTUNA_PRUNERS:
@@ -320,3 +327,5 @@ class RunResult:
     seconds: float = 0.0
     resumed_trials: int = 0
     files: dict[str, str] = field(default_factory=dict)
+    fidelity: dict[str, Any] | None = None  # an auto-fidelity run's choice (Fidelity's record)
+    advice: str | None = None  # what to do next (train a front network at full fidelity)

@@ -34,6 +34,7 @@ from ..study import (
     GRID_POINT,
     OBJECTIVES,
     STATUS_FAILED,
+    RunRecord,
     fail_and_retry,
     heartbeat_seconds,
     mark,
@@ -128,6 +129,19 @@ def require_study(backend: optuna.storages.BaseStorage, url: str, name: str) -> 
 def storage_url(config: RunConfig) -> str:
     """The run's storage: ``config.storage``, or SQLite in the run's folder."""
     return config.storage or f"sqlite:///{(config.run_dir / 'study.db').as_posix()}"
+
+
+def stored_record(config: RunConfig) -> RunRecord | None:
+    """The record of the run ``config`` would resume, or ``None`` when there is none yet
+    (nothing is created: a new run's SQLite file is not made here)."""
+    url = storage_url(config)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return None
+    backend = open_storage(url)
+    name = config.study or config.run_name
+    if name not in optuna.get_all_study_names(backend):
+        return None
+    return run_record(optuna.load_study(study_name=name, storage=backend))
 
 
 def open_run(

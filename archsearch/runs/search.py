@@ -21,7 +21,9 @@ from ..study import (
     architecture_of,
     judged,
     pareto_trials,
+    record_fidelity,
     record_test_accuracies,
+    run_record,
     status_counts,
     test_accuracies,
     trial_row,
@@ -36,7 +38,8 @@ from ._loop import (
     trial_context,
 )
 from .config import RunConfig, RunProgress, RunResult
-from .searchers import make_searcher
+from .fidelity import Fidelity, resolve_fidelity, retrain_command
+from .searchers import PICKING_SEARCHERS, make_searcher
 from .warmup import proxy_warm_start
 from .workers import run_local_workers
 
@@ -54,15 +57,22 @@ def run_search(
     ``points``: a grid run's points, when not all of them (:func:`._loop.distinct_points`)."""
     progress = progress or RunProgress()
     started = time.perf_counter()
+    device = resolve_device(config.device)
+    chosen = None
+    if candidates is None and data is None:  # a search of a space: its fidelity may be auto
+        config, chosen = resolve_fidelity(
+            config, device=device, started=started, on_message=progress.on_message
+        )
     setup = set_up_run(
         config, candidates=candidates, space_text=space_text, data=data, points=points
     )
-    device = resolve_device(config.device)
     trials = config.trials if setup.points is None else len(setup.points)
     searcher = make_searcher(config, setup, device, progress)
     trials = searcher.planned_trials(trials)
     opened = open_run_study(config, setup, searcher, device)
     study = opened.study
+    if chosen is not None:
+        record_fidelity(study, chosen.to_record())
     if progress.on_start is not None:
         progress.on_start(config.run_name, len(judged(study)), trials)
     warmed = proxy_warm_start(study, config, setup.candidates, setup.data)
@@ -71,8 +81,14 @@ def run_search(
     if config.workers > 1:
         run_local_workers(config, opened.storage, study, trials, progress)
     else:
-        ctx = trial_context(config, setup.candidates, setup.data, device, progress)
-        budget = Budget(trials=trials, timeout=config.timeout)
+        # the timeout counts from the command's start: calibration and loading included
+        left = None if config.timeout is None else config.timeout - (time.perf_counter() - started)
+        # a candidate in training when it is up stops after its epoch (not the few networks a
+        # picking searcher retrains: they are all meant to train)
+        picks = config.searcher in PICKING_SEARCHERS
+        deadline = None if left is None or picks else time.monotonic() + left
+        ctx = trial_context(config, setup.candidates, setup.data, device, progress, deadline)
+        budget = Budget(trials=trials, timeout=left)
         search(searcher, study, ctx, budget, opened.shared, [progress_callback(config, progress)])
     return finish(config, study, setup.data, device, opened.storage, started, opened.resumed)
 
@@ -98,16 +114,26 @@ def finish(
     if config.write_report:
         report = Path(config.reports_dir) / f"{config.run_name}.html"
         files["report"] = str(write_report(study, report))
+    pareto = [trial_row(t, tests) for t in pareto_trials(study)]
+    fidelity = run_record(study).fidelity
+    advice = None
+    if fidelity and pareto and not Fidelity.from_record(fidelity).is_full:
+        best = max(pareto, key=lambda row: row.get("accuracy") or 0.0)
+        advice = retrain_command(
+            Fidelity.from_record(fidelity), config.run_name, config.runs_dir, best["number"]
+        )
     return RunResult(
         name=config.run_name,
         study=study,
         run_dir=config.run_dir,
         storage=storage,
-        pareto=[trial_row(t, tests) for t in pareto_trials(study)],
+        pareto=pareto,
         counts=status_counts(study),
         seconds=time.perf_counter() - started,
         resumed_trials=resumed,
         files=files,
+        fidelity=fidelity,
+        advice=advice,
     )
 
 

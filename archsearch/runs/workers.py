@@ -188,7 +188,8 @@ def run_worker(
     if data is None:
         data = run_data(config)
     device_used = resolve_device(config.device)
-    ctx = trial_context(config, candidates, data, device_used, progress or RunProgress())
+    deadline = None if config.timeout is None else time.monotonic() + config.timeout
+    ctx = trial_context(config, candidates, data, device_used, progress or RunProgress(), deadline)
     budget = trials or config.trials
     if grid is not None:
         budget = min(budget, grid_size(grid))
