@@ -114,8 +114,8 @@ def test_bench_search_end_to_end(tmp_path: Path, tiny_space: Path) -> None:
         app,
         [
             "bench", "search", "--space", str(tiny_space), "--dataset", "synthetic",
-            "--searchers", "random:pruner=none,random", "--budget-s", "3", "--seeds", "0",
-            "--epochs", "4", "--device", "cpu", "-o", str(out),
+            "--searchers", "random:pruner=none,random", "--budget-s", "5", "--seeds", "0",
+            "--epochs", "2", "--device", "cpu", "-o", str(out),
         ],
         env={"COLUMNS": "200"},
     )  # fmt: skip
@@ -134,7 +134,9 @@ def test_bench_search_end_to_end(tmp_path: Path, tiny_space: Path) -> None:
         study_name="random-s0", storage=f"sqlite:///{out / 'runs' / 'random-s0' / 'study.db'}"
     )
     ok = [record_of(t) for t in study.get_trials() if status_of(t) == "ok"]
-    assert ok, "no trial completed in 3 s"
+    # the budget counts from the run's start, and a trial still training when it is up
+    # stops after its epoch: 2 short epochs, 5 s, so one completes even on a loaded machine
+    assert ok, "no trial completed in 5 s"
     assert "bench_started" in study.user_attrs
     curves = pd.read_csv(out / "curves.csv")
     assert len(curves) == 2 * 60 and curves["hypervolume"].between(0, 1).all()
@@ -144,7 +146,7 @@ def test_bench_search_end_to_end(tmp_path: Path, tiny_space: Path) -> None:
     started = study.user_attrs["bench_started"]
     in_time = [
         t for t in study.get_trials() if status_of(t) == "ok"
-        and t.datetime_complete.timestamp() - started <= 3
+        and t.datetime_complete.timestamp() - started <= 5
     ]  # fmt: skip
     assert runs.loc[1, "completed"] == len(in_time)
     assert (0 < runs.loc[1, "hypervolume"] <= 1) == bool(in_time)

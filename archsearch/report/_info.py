@@ -167,25 +167,17 @@ def get_run_info(study: optuna.Study) -> RunInfo:
 
 def fidelity_text(run: RunRecord) -> str:
     """Which fidelity the run's figures (accuracies, costs, test accuracies) are at."""
+    from ..runs.fidelity import FIDELITY_FIELDS, describe_fidelity
+
     chosen = run.fidelity
     if chosen:
-        images = (
-            f"{chosen['images']:,} of {chosen['full_images']:,} images"
-            if chosen["images"] < chosen["full_images"]
-            else f"all {chosen['images']:,} images"
-        )
+        native = chosen["native"]
         return (
-            f"auto: {images} at {chosen['side']}x{chosen['side']},"
-            f" {chosen['epochs_per_candidate']} epochs per candidate (the data's size:"
-            f" {chosen['native']}x{chosen['native']}); every accuracy and cost here is at"
-            " this fidelity"
+            f"auto: {describe_fidelity(chosen)} per candidate (the data's size:"
+            f" {native}x{native}); every accuracy and cost here is at this fidelity"
         )
     options = run.options
-    given = {
-        name: options[name]
-        for name in ("train_limit", "train_fraction", "resolution", "epochs")
-        if options.get(name) is not None
-    }
+    given = {name: options[name] for name in FIDELITY_FIELDS if options.get(name) is not None}
     if given:
         return "as set: " + ", ".join(f"{k} {v}" for k, v in given.items())
     return "full: every training image at the data's size"

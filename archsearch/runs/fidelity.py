@@ -201,21 +201,21 @@ class Fidelity:
     def describe(self, trials: int | None = None) -> str:
         """``4,000 of 60,000 images at 14x14, 8 epochs: ~70 candidates in 10 min (~8.5 s
         each)``; without a time budget, how long ``trials`` candidates take."""
-        images = (
-            f"all {self.images:,} images"
-            if self.images >= self.full_images
-            else f"{self.images:,} of {self.full_images:,} images"
-        )
-        where = f"{images} at {self.side}x{self.side}, {self.epochs_per_candidate} epochs"
+        return f"{self.where()}: {self.expectation(trials)}"
+
+    def where(self) -> str:
+        """``4,000 of 60,000 images at 14x14, 8 epochs``."""
+        return describe_fidelity(self.to_record())
+
+    def expectation(self, trials: int | None = None) -> str:
+        """``~70 candidates in 10 min (~8.5 s each)``; without a time budget, how long
+        ``trials`` candidates take."""
+        each = f"(~{self.candidate_s:.1f} s each)"
         if not math.isfinite(self.budget_s):
-            total = (
-                f": {trials} candidates in ~{_span(trials * self.candidate_s)}" if trials else ""
-            )
-            return f"{where}{total} (~{self.candidate_s:.1f} s each)"
-        return (
-            f"{where}: ~{self.expected_candidates:.0f} candidates in {_span(self.budget_s)}"
-            f" (~{self.candidate_s:.1f} s each)"
-        )
+            if not trials:
+                return each
+            return f"{trials} candidates in ~{_span(trials * self.candidate_s)} {each}"
+        return f"~{self.expected_candidates:.0f} candidates in {_span(self.budget_s)} {each}"
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -230,6 +230,15 @@ class Fidelity:
         return replace(
             options, train_limit=self.train_limit, resolution=self.resolution, epochs=self.epochs
         )
+
+
+def describe_fidelity(record: dict[str, Any]) -> str:
+    """A stored choice (:meth:`Fidelity.to_record`) in words: ``4,000 of 60,000 images at
+    14x14, 8 epochs`` (the report reads it from the study)."""
+    images, full = record["images"], record["full_images"]
+    shown = f"all {images:,} images" if images >= full else f"{images:,} of {full:,} images"
+    side = record["side"]
+    return f"{shown} at {side}x{side}, {record['epochs_per_candidate']} epochs"
 
 
 def _span(seconds: float) -> str:
@@ -272,20 +281,19 @@ def choose_fidelity(problem: FidelityProblem, calibration: Calibration) -> Fidel
     # the seconds one candidate may take
     share = per_worker * problem.workers / (problem.target * PLANNING_MARGIN)
 
-    def seconds(images: int, side: int, epochs: int) -> float:
-        each = calibration.image_seconds(problem.flops_at(side), side)
+    def per_image(side: int, epochs: int) -> float:
+        """Seconds a candidate spends per training image, over the epochs it trains."""
         trained = expected_epochs(
             epochs, problem.pruner, problem.min_epochs, problem.reduction_factor, problem.target
         )
-        return calibration.overhead_s + trained * images * each
+        return trained * calibration.image_seconds(problem.flops_at(side), side)
+
+    def seconds(images: int, side: int, epochs: int) -> float:
+        return calibration.overhead_s + images * per_image(side, epochs)
 
     def fitting(side: int, epochs: int) -> int:
-        each = calibration.image_seconds(problem.flops_at(side), side)
-        trained = expected_epochs(
-            epochs, problem.pruner, problem.min_epochs, problem.reduction_factor, problem.target
-        )
         room = share - calibration.overhead_s
-        return 0 if room <= 0 else int(room / (trained * each))
+        return 0 if room <= 0 else int(room / per_image(side, epochs))
 
     def result(images: int, side: int, epochs: int, reason: str) -> Fidelity:
         candidate_s = seconds(images, side, epochs)
@@ -533,9 +541,11 @@ def plan_fidelity(
     fixed = {k: getattr(options, k) for k in FIDELITY_FIELDS if getattr(options, k) is not None}
     epochs = space_epochs(space, None)
     images = len(data.y_train) + len(data.y_val)
-    if mode == "full":  # nothing to choose: the estimate only
-        every = {} if "train_fraction" in fixed else {"train_limit": images}
-        fixed = {**every, "resolution": native, "epochs": epochs, **fixed}
+    # full fidelity, with the flags given: every field fixed (nothing to choose, an estimate)
+    every = {} if "train_fraction" in fixed else {"train_limit": images}
+    full_fixed = {**every, "resolution": native, "epochs": epochs, **fixed}
+    if mode == "full":
+        fixed = full_fixed
     sides = allowed_resolutions(space, native, options.seed)
     if fixed.get("resolution") is not None and fixed["resolution"] not in sides:
         sides = tuple(sorted({*sides, int(fixed["resolution"])}, reverse=True))
@@ -567,8 +577,6 @@ def plan_fidelity(
     chosen = replace(choose_fidelity(problem, calibration), mode=mode)
     if mode == "full":
         return FidelityPlan(chosen, chosen)
-    every = {} if "train_fraction" in fixed else {"train_limit": images}
-    full_fixed = {**every, "resolution": native, "epochs": epochs, **fixed}
     full = choose_fidelity(replace(problem, fixed=full_fixed), calibration)
     return FidelityPlan(chosen, replace(full, mode="full"))
 
@@ -639,9 +647,7 @@ def resolve_fidelity(
         on_message(
             f"fidelity (auto, calibrated in {chosen.calibration_s:.0f} s): {chosen.describe()}"
         )
-        on_message(
-            f"  why: {chosen.reason} (at full fidelity: {plan.full.describe().split(': ')[1]})"
-        )
+        on_message(f"  why: {chosen.reason} (at full fidelity: {plan.full.expectation()})")
     return chosen.apply(replace(options, fidelity="auto")), chosen
 
 
@@ -650,7 +656,7 @@ def retrain_command(fidelity: Fidelity, run: str, runs_dir: str, trial: int) -> 
     its front on all the data at the data's size (``archsearch train``)."""
     folder = "" if runs_dir == "runs" else f" --runs-dir {runs_dir}"
     return (
-        f"searched at {fidelity.describe().split(':')[0]}: every figure above is at that"
+        f"searched at {fidelity.where()}: every figure above is at that"
         " fidelity. Train a front network on all the data at"
         f" {fidelity.native}x{fidelity.native}, e.g. trial {trial}:\n"
         f"  archsearch train --run {run}{folder} --trial {trial}"
