@@ -9,12 +9,14 @@ The pipeline, one stage per module::
       → train → the trial record in an Optuna study   archsearch.train, archsearch.study
       → report                                        archsearch.report
 
-A whole search run (create or resume its study, search, finish) is ``archsearch.runs``.
+A whole search run (create or resume its study, search, finish) is ``archsearch.runs``;
+``archsearch.search(space, data=...)`` is the same from Python, on data as you hold it.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from . import zoo
 from .architecture import Architecture, BlockSpec, Head, LayerShape
@@ -34,6 +36,16 @@ try:
     __version__ = version("archsearch")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    # the Python API imports a run's whole machinery (Optuna, the searchers): only when used
+    if name in ("search", "tune", "train_final"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'archsearch' has no attribute {name!r}")
+
 
 __all__ = [
     "Architecture",
@@ -55,5 +67,8 @@ __all__ = [
     "load_space",
     "profile_model",
     "register_block",
+    "search",
+    "train_final",
+    "tune",
     "zoo",
 ]

@@ -8,7 +8,15 @@ archsearch searches on, so training needs no DataLoader round trips.
 - ``cifar10:DIR``: the python pickle batches, read with a restricted unpickler that admits only
   the types those files hold, so a user's file can never run code,
 - ``folder:DIR``: one subfolder of images per class (PIL),
+- ``npz:FILE``: numpy's own format, arrays named ``x_train``, ``y_train`` and optionally
+  ``x_test``, ``y_test`` (else a fifth of the training images, per class) and ``x_val``,
+  ``y_val`` (else cut from the training images by ``val_fraction``); read without pickle,
 - ``synthetic``: class prototypes plus noise, for smoke tests.
+
+Data already in Python — numpy arrays or torch tensors, a torch ``Dataset`` of (image, label)
+pairs — goes through :func:`image_arrays` (checked, in one layout) and :func:`save_npz`, so a
+run, its resume and its workers read it as ``npz:FILE`` like any other data set
+(``archsearch.search(data=(x, y))`` does this).
 
 Every problem with a file (missing, wrong magic number, mismatched counts, corrupt archive)
 raises :class:`DataError` naming the file.
@@ -17,9 +25,11 @@ raises :class:`DataError` naming the file.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import pickle
 import struct
+import zipfile
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -106,18 +116,49 @@ def load_dataset(
         "cifar10": lambda: _cifar10(_need_dir(location, spec)),
         "folder": lambda: _folder(_need_dir(location, spec), seed),
     }
+    if kind == "npz":
+        return read_npz(_need_file(location, spec)).dataset(
+            val_fraction=val_fraction,
+            seed=seed,
+            limit=limit,
+            fraction=fraction,
+            resolution=resolution,
+        )
     if kind not in loaders:
         raise DataError(
             f"unknown data set '{spec}' (known: digits, synthetic, mnist:DIR,"
-            " fashion-mnist:DIR, cifar10:DIR, folder:DIR)"
+            " fashion-mnist:DIR, cifar10:DIR, folder:DIR, npz:FILE)"
         )
     (x_train, y_train), (x_test, y_test), natural = loaders[kind]()
+    return _prepared(
+        kind, (x_train, y_train), (x_test, y_test), natural, None,
+        val_fraction=val_fraction, seed=seed, limit=limit, fraction=fraction,
+        resolution=resolution,
+    )  # fmt: skip
+
+
+def _prepared(
+    name: str,
+    train: Arrays,
+    test: Arrays,
+    natural: bool,
+    val: Arrays | None,
+    *,
+    val_fraction: float,
+    seed: int,
+    limit: int | None,
+    fraction: float | None,
+    resolution: int | None,
+) -> Dataset:
+    """Every loader's last steps: the search's share of the training images (per class), the
+    validation split (``val`` as given, else cut per class), normalisation, the input size."""
+    x_train, y_train = train
     if fraction is not None:
         limit = min(limit or len(y_train), max(1, round(fraction * len(y_train))))
     if limit is not None and limit < len(y_train):
         keep = _stratified_subset(y_train, limit, seed)
         x_train, y_train = x_train[keep], y_train[keep]
-    data = _finish(kind, x_train, y_train, x_test, y_test, natural, val_fraction, seed)
+    data = _finish(name, x_train, y_train, *test, natural, val_fraction, seed, val)
     return data if resolution is None else resized(data, resolution)
 
 
@@ -154,12 +195,20 @@ def _finish(
     natural: bool,
     val_fraction: float,
     seed: int,
+    val: Arrays | None = None,
 ) -> Dataset:
+    """Split off the validation images (``val`` when given: appended to the training images
+    and split off again as they were), normalise with the training split's statistics."""
+    if val is not None:
+        train_idx = np.arange(len(y_train))
+        val_idx = np.arange(len(y_train), len(y_train) + len(val[1]))
+        x_train, y_train = np.concatenate([x_train, val[0]]), np.concatenate([y_train, val[1]])
+    else:
+        train_idx, val_idx = _stratified_split(y_train, val_fraction, seed)
     x_train = x_train.astype(np.float32)
     x_test = x_test.astype(np.float32)
     if x_train.ndim == 3:
         x_train, x_test = x_train[:, None], x_test[:, None]
-    train_idx, val_idx = _stratified_split(y_train, val_fraction, seed)
     fit = x_train[train_idx]
     # normalise with statistics of the training split only
     axes = (0, 2, 3)
@@ -215,6 +264,15 @@ def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
         for cls, k in zip(classes, take, strict=True)
     ]
     return np.sort(np.concatenate(chosen))
+
+
+def _need_file(location: str, spec: str) -> Path:
+    if not location:
+        raise DataError(f"'{spec}': give the file, e.g. '{spec}:path/to/data.npz'")
+    path = Path(location).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    return path
 
 
 def _need_dir(location: str, spec: str) -> Path:
@@ -415,3 +473,310 @@ def _folder(root: Path, seed: int) -> tuple[Arrays, Arrays, bool]:
     x, y = np.stack(images), np.asarray(labels)
     train_idx, test_idx = _stratified_split(y, 0.2, seed)
     return (x[train_idx], y[train_idx]), (x[test_idx], y[test_idx]), not grey
+
+
+# --- data held in Python: arrays, tensors, torch data sets; npz files ---------------------------
+#: how many channels an image may have: the axis of this length is the channel axis
+CHANNEL_COUNTS = (1, 2, 3, 4)
+#: the array names of an npz data set (and of :func:`save_npz`)
+NPZ_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+@dataclass(frozen=True)
+class ImageArrays:
+    """Images and labels checked and in one layout: images (N, C, H, W), uint8 as given or
+    float32; labels int64 in 0..K-1 (the given labels' sorted order); the test split (and a
+    validation split) when given. :meth:`dataset` makes the :class:`Dataset` a run trains on."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    #: the labels as given, in order: label i of the arrays stands for ``classes[i]``
+    classes: tuple[int, ...] = ()
+
+    @property
+    def natural(self) -> bool:
+        """Photographs (three or more channels: crop-and-flip augmentation), or glyphs."""
+        return self.x_train.shape[1] >= 3
+
+    def dataset(
+        self,
+        *,
+        val_fraction: float = 0.2,
+        seed: int = 0,
+        limit: int | None = None,
+        fraction: float | None = None,
+        resolution: int | None = None,
+    ) -> Dataset:
+        """The splits as :func:`load_dataset` makes them: without a test split, a fifth of the
+        training images (per class, a fixed draw) is held out as one."""
+        train: Arrays = (self.x_train, self.y_train)
+        if self.x_test is not None and self.y_test is not None:
+            test: Arrays = (self.x_test, self.y_test)
+        else:
+            train_idx, test_idx = _stratified_split(self.y_train, 0.2, seed=12345)
+            train = (self.x_train[train_idx], self.y_train[train_idx])
+            test = (self.x_train[test_idx], self.y_train[test_idx])
+        val = None if self.x_val is None or self.y_val is None else (self.x_val, self.y_val)
+        return _prepared(
+            self.name, train, test, self.natural, val,
+            val_fraction=val_fraction, seed=seed, limit=limit, fraction=fraction,
+            resolution=resolution,
+        )  # fmt: skip
+
+    def digest(self) -> str:
+        """A short SHA-256 of every array's shape, type and bytes (names the data's file)."""
+        hasher = hashlib.sha256()
+        for name in NPZ_ARRAYS:
+            array = getattr(self, name)
+            if array is not None:
+                hasher.update(f"{name}{array.shape}{array.dtype}".encode())
+                hasher.update(np.ascontiguousarray(array).data)
+        return hasher.hexdigest()[:12]
+
+
+def image_arrays(
+    x_train: Any,
+    y_train: Any,
+    x_test: Any = None,
+    y_test: Any = None,
+    *,
+    x_val: Any = None,
+    y_val: Any = None,
+    name: str = "arrays",
+) -> ImageArrays:
+    """Check images and labels given as numpy arrays, torch tensors or sequences of equal-size
+    images, and put them in one layout (:class:`ImageArrays`). Images: (N, H, W),
+    (N, C, H, W) or (N, H, W, C) with 1-4 channels, any integer or float type; labels: one
+    integer per image, any integers (mapped to 0..K-1 in sorted order). Anything else raises
+    one :class:`DataError` naming the array and the problem."""
+    if (x_test is None) != (y_test is None):
+        raise DataError("give both x_test and y_test, or neither")
+    if (x_val is None) != (y_val is None):
+        raise DataError("give both x_val and y_val, or neither")
+    splits = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
+    images: dict[str, np.ndarray] = {}
+    labels: dict[str, np.ndarray] = {}
+    for split, (x, y) in splits.items():
+        if x is None:
+            continue
+        images[split] = _image_array(x, f"x_{split}")
+        labels[split] = _label_array(y, f"y_{split}", len(images[split]), f"x_{split}")
+    size = images["train"].shape[1:]
+    for split, x in images.items():
+        if x.shape[1:] != size:
+            raise DataError(
+                f"x_{split}: images of {_shape_text(x.shape[1:])}, but x_train's are"
+                f" {_shape_text(size)}: every split needs the same size and channels"
+            )
+    classes = np.unique(labels["train"])
+    if len(classes) < 2:
+        raise DataError(
+            f"y_train: a single class (label {classes[0] if len(classes) else 'none'}):"
+            " a classifier needs at least two"
+        )
+    for split in ("val", "test"):
+        if split in labels:
+            unseen = np.setdiff1d(labels[split], classes)
+            if len(unseen):
+                raise DataError(
+                    f"y_{split}: label {unseen[0]} is not among y_train's labels"
+                    f" ({_list_text(classes)})"
+                )
+    mapped = {split: np.searchsorted(classes, y).astype(np.int64) for split, y in labels.items()}
+    return ImageArrays(
+        name,
+        images["train"],
+        mapped["train"],
+        images.get("test"),
+        mapped.get("test"),
+        images.get("val"),
+        mapped.get("val"),
+        tuple(int(c) for c in classes),
+    )
+
+
+def _image_array(x: Any, what: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    elif isinstance(x, list | tuple):
+        shapes = sorted({np.shape(image) for image in x})
+        if len(shapes) > 1:
+            raise DataError(
+                f"{what}: images of mixed sizes ({_shape_text(shapes[0])} and"
+                f" {_shape_text(shapes[-1])}): resize them to one size first"
+            )
+    try:
+        x = np.asarray(x)
+    except ValueError:  # numpy refuses a ragged sequence
+        raise DataError(f"{what}: images of mixed sizes: resize them to one size first") from None
+    if x.dtype == object:
+        raise DataError(
+            f"{what}: an array of Python objects (images of mixed sizes?); give one array of"
+            " equal-size images"
+        )
+    if x.dtype == bool:
+        x = x.astype(np.uint8)
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise DataError(f"{what}: pixels must be numbers, not {x.dtype}")
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[1] not in CHANNEL_COUNTS:
+        if x.shape[3] not in CHANNEL_COUNTS:
+            raise DataError(
+                f"{what}: shape {tuple(x.shape)} has no channel axis of 1 to 4 (give"
+                " (N, C, H, W) or (N, H, W, C))"
+            )
+        x = x.transpose(0, 3, 1, 2)
+    elif x.ndim != 4:
+        raise DataError(
+            f"{what}: shape {tuple(x.shape)}: images must be (N, H, W), (N, C, H, W) or"
+            " (N, H, W, C)"
+        )
+    if len(x) == 0:
+        raise DataError(f"{what}: no images")
+    if np.issubdtype(x.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        if bad:
+            raise DataError(f"{what}: {bad:,} pixels are NaN or infinite")
+        return np.ascontiguousarray(x, dtype=np.float32)
+    if x.dtype != np.uint8:  # wider integers: kept exactly as float32
+        x = x.astype(np.float32)
+    return np.ascontiguousarray(x)
+
+
+def _label_array(y: Any, what: str, count: int, images: str) -> np.ndarray:
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        hint = " (one-hot? give y.argmax(1))" if y.ndim == 2 else ""
+        raise DataError(f"{what}: shape {tuple(y.shape)}: one integer label per image{hint}")
+    if len(y) != count:
+        raise DataError(f"{images} has {count:,} images but {what} has {len(y):,} labels")
+    if y.dtype == bool:
+        return y.astype(np.int64)
+    if np.issubdtype(y.dtype, np.integer):
+        return y.astype(np.int64)
+    if np.issubdtype(y.dtype, np.floating):
+        whole = np.isfinite(y) & (y == np.round(y))
+        if whole.all():
+            return y.astype(np.int64)
+        raise DataError(f"{what}: labels must be integers (found {y[~whole][0]!r})")
+    raise DataError(f"{what}: labels must be integers, not {y.dtype} (e.g. {y[0]!r})")
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def _list_text(values: np.ndarray, most: int = 10) -> str:
+    shown = ", ".join(str(v) for v in values[:most])
+    return shown + (", ..." if len(values) > most else "")
+
+
+def torch_dataset_arrays(dataset: Any, what: str = "dataset") -> tuple[np.ndarray, np.ndarray]:
+    """The (image, label) items of a map-style torch ``Dataset`` (or anything with ``len`` and
+    ``[i]``) as two arrays; images as tensors, arrays or PIL images."""
+    images, labels = [], []
+    for index in range(len(dataset)):
+        item = dataset[index]
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            kind = type(item).__name__
+            raise DataError(f"{what}[{index}]: a {kind}, not an (image, label) pair")
+        image, label = item
+        if isinstance(image, torch.Tensor):
+            image = image.detach().cpu().numpy()
+        image = np.asarray(image)
+        if images and image.shape != images[0].shape:
+            raise DataError(
+                f"{what}[{index}]: an image of {_shape_text(image.shape)}, but"
+                f" {what}[0] is {_shape_text(images[0].shape)}: resize them to one size first"
+            )
+        if isinstance(label, torch.Tensor):
+            if label.numel() != 1:
+                raise DataError(f"{what}[{index}]: the label must be one integer")
+            label = label.item()
+        images.append(image)
+        labels.append(label)
+    if not images:
+        raise DataError(f"{what}: no items")
+    return np.stack(images), np.asarray(labels)
+
+
+def as_image_arrays(data: Any) -> ImageArrays:
+    """Data as a user holds it — a tuple ``(x, y)`` or ``(x_train, y_train, x_test, y_test)``
+    (numpy, torch), a map-style torch ``Dataset`` (or a list) of (image, label) pairs, or a
+    :class:`Dataset` (its splits kept) — as :class:`ImageArrays`."""
+    if isinstance(data, Dataset):
+        return image_arrays(
+            data.x_train.numpy(), data.y_train.numpy(), data.x_test.numpy(),
+            data.y_test.numpy(), x_val=data.x_val.numpy(), y_val=data.y_val.numpy(),
+            name=data.name,
+        )  # fmt: skip
+    if isinstance(data, tuple):  # (x, y) or (x_train, y_train, x_test, y_test)
+        if len(data) not in (2, 4):
+            raise DataError(
+                f"data: a tuple of {len(data)}; give (x, y) or (x_train, y_train, x_test, y_test)"
+            )
+        return image_arrays(*data)
+    if isinstance(data, torch.utils.data.Dataset) or (
+        hasattr(data, "__getitem__") and hasattr(data, "__len__") and not isinstance(data, str)
+    ):
+        return image_arrays(*torch_dataset_arrays(data), name=type(data).__name__)
+    raise DataError(
+        f"data: a {type(data).__name__} is not a data set; give a name ('digits',"
+        " 'mnist:DIR', 'npz:FILE' ...), (x, y) or (x_train, y_train, x_test, y_test) as numpy"
+        " arrays or torch tensors, or a torch Dataset of (image, label) pairs"
+    )
+
+
+def save_npz(arrays: ImageArrays, path: Path) -> Path:
+    """Write ``arrays`` as an npz data set (uncompressed: written and read at disk speed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    named = {n: getattr(arrays, n) for n in NPZ_ARRAYS if getattr(arrays, n) is not None}
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as file:
+        np.savez(file, **named)
+    partial.replace(path)  # never a half-written data set under the real name
+    return path
+
+
+def read_npz(path: Path) -> ImageArrays:
+    """An npz data set (see the module docstring), read without unpickling anything."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path}: not a numpy .npz file ({err})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: one array (.npy), not an .npz archive of named arrays")
+    with archive:
+        names = set(archive.files)
+        missing = [n for n in ("x_train", "y_train") if n not in names]
+        if missing:
+            has = ", ".join(sorted(names)) or "nothing"
+            raise DataError(
+                f"{path}: no array named {' or '.join(missing)} (it holds {has}); archsearch"
+                " reads x_train, y_train and optionally x_test, y_test, x_val, y_val"
+            )
+        arrays = {}
+        for name in NPZ_ARRAYS:
+            if name not in names:
+                continue
+            try:
+                arrays[name] = archive[name]
+            except ValueError:
+                raise DataError(
+                    f"{path}: array '{name}' holds Python objects, which archsearch does not"
+                    " unpickle; save plain numeric arrays"
+                ) from None
+    try:
+        return image_arrays(**arrays, name=path.stem)
+    except DataError as err:
+        raise DataError(f"{path}: {err}") from None

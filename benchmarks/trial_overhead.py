@@ -1,9 +1,10 @@
 """Per-trial overhead of a real search against its training, for 1-epoch trials of the mobile
 space on digits (issue 4: overhead under 5% of a 1-epoch trial).
 
-    python benchmarks/trial_overhead.py [--trials 40]
+    python benchmarks/trial_overhead.py [--trials 40] [--searcher local|tpe] [--proxies P,Q|none]
 
-Runs ``run_search`` itself (TPE, SQLite, a progress callback as the CLI has) and times what it
+Runs ``run_search`` itself (the default searcher and proxies unless told, SQLite, a progress
+callback as the CLI has) and times what it
 calls by wrapping it: each phase's time is exclusive (time in a wrapped callee counts for the
 callee only). A trial runs from the end of one trial's bookkeeping to the end of the next, so
 the per-trial times add up to the search's wall time. Overhead is everything but the training
@@ -31,16 +32,18 @@ import archsearch.objective as objective
 import archsearch.searchers._base as searcher_base
 import archsearch.searchers._optuna as optuna_searcher
 from archsearch.runs import RunConfig, RunProgress, open_storage, run_search
+from archsearch.searchers.guided import GuidedSampler
 
 SECONDS: dict[str, float] = defaultdict(float)  # exclusive seconds per phase, this trial
 TRIALS: list[dict[str, float]] = []  # per finished trial: SECONDS, and "wall"
 _STACK: list[float] = []  # seconds spent in wrapped callees of each open phase
 _LAST_END = [0.0]
 
-TRAIN, SAMPLER = "train (1 epoch + validation)", "TPE sampling (its own work)"
-STORAGE = ("ask", "parameter writes", "record (2 user attributes)", "tell")
+TRAIN, SAMPLER = "train (1 epoch + validation)", "sampling (the searcher's own work)"
+PROXIES = "zero-cost proxies (recorded, not used by default)"
+STORAGE = ("ask", "parameter writes", "record (user attributes)", "tell")
 BOOKKEEPING = "bookkeeping and progress"
-OWN = ("build", "static profile", "save weights", BOOKKEEPING)
+OWN = ("build", "static profile", PROXIES, "save weights", BOOKKEEPING)
 
 
 def timed(phase: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -73,14 +76,18 @@ def instrument() -> None:
     patch(objective, "build_model", "build")
     patch(objective, "static_costs", "static profile")
     patch(objective.torch, "save", "save weights")
-    patch(objective, "record_candidate", "record (2 user attributes)")
-    patch(objective, "record_result", "record (2 user attributes)")
+    patch(objective, "record_candidate", "record (user attributes)")
+    patch(objective, "record_result", "record (user attributes)")
+    patch(objective, "record_proxies", "record (user attributes)")
+    patch(objective, "score_candidate", PROXIES)
     patch(optuna.storages._cached_storage._CachedStorage, "set_trial_param", "parameter writes")
     patch(optuna.study.Study, "ask", "ask")
     patch(optuna.study._optimize, "_tell_with_warning", "tell")
     patch(searcher_base.BaseSearcher, "after_trial", BOOKKEEPING)
-    for method in ("infer_relative_search_space", "sample_relative", "sample_independent"):
-        patch(optuna.samplers.TPESampler, method, SAMPLER)
+    for sampler in (optuna.samplers.TPESampler, GuidedSampler):
+        for method in ("infer_relative_search_space", "sample_relative", "sample_independent"):
+            patch(sampler, method, SAMPLER)
+        patch(sampler, "before_trial", SAMPLER)
 
 
 def storage_floor(params: int, trials: int) -> float:
@@ -108,7 +115,10 @@ def storage_floor(params: int, trials: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--searcher", default=RunConfig.searcher)
+    parser.add_argument("--proxies", default=",".join(RunConfig().proxies) or "none")
     args = parser.parse_args()
+    proxies = () if args.proxies == "none" else tuple(args.proxies.split(","))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     instrument()
     search = optuna_searcher.OptunaSearcher.search
@@ -124,7 +134,8 @@ def main() -> None:
             space="mobile",
             trials=args.trials,
             epochs=1,
-            searcher="tpe",
+            searcher=args.searcher,
+            proxies=proxies,
             device="cpu",
             name="overhead",
             runs_dir=f"{folder}/runs",
@@ -158,8 +169,9 @@ def main() -> None:
         return f"{100 * ms / wall:.1f}%"
 
     print(
-        f"Machine: {describe()}; {started} trials ({args.trials} completed wanted), TPE,"
-        f" SQLite, {params} parameters per trial; medians over trials 2-{len(TRIALS)}\n"
+        f"Machine: {describe()}; {started} trials ({args.trials} completed wanted),"
+        f" {args.searcher}, proxies {args.proxies}, SQLite, {params} parameters per trial;"
+        f" medians over trials 2-{len(TRIALS)}\n"
     )
     print("| phase (exclusive) | ms per trial | share of the trial |")
     print("|---|---:|---:|")
@@ -167,7 +179,7 @@ def main() -> None:
         print(f"| {phase} | {median(phase):.1f} | {share(median(phase))} |")
     print(f"| other (Optuna's loop, objective glue) | {other:.1f} | {share(other)} |")
     print(f"| **whole trial** | {wall:.1f} | 100% |")
-    print(f"| **overhead (all but training and TPE)** | {overhead:.1f} | {share(overhead)} |")
+    print(f"| **overhead (all but training and sampling)** | {overhead:.1f} | {share(overhead)} |")
     print(f"| of which Optuna's storage calls | {storage:.1f} | {share(storage)} |")
     print(f"| of which archsearch's own work | {own:.1f} | {share(own)} |")
     print(

@@ -26,7 +26,10 @@ ChannelsOpt = Annotated[int, typer.Option("--channels", min=1, help="Input chann
 DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
 RunsDirOpt = Annotated[str, typer.Option("--runs-dir", help="Folder of the runs.")]
 ReportsDirOpt = Annotated[str, typer.Option("--reports-dir", help="Folder of the reports.")]
-DATASETS = "digits (built-in), synthetic, mnist:DIR, fashion-mnist:DIR, cifar10:DIR or folder:DIR."
+DATASETS = (
+    "digits (built-in), synthetic, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, folder:DIR or"
+    " npz:FILE."
+)
 
 #: a run's options: RunConfig field → (type, flag, help). `run` takes them all with
 #: RunConfig's defaults; `worker` takes those a worker may create or check a study with.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import optuna
 
@@ -20,6 +20,9 @@ from ..searchers.oneshot.spos import OneShotSampler, Sampling, check_objectives
 from ..study import OBJECTIVES, Objective
 from .fidelity import FidelityMode, check_fidelity
 from .searchers import PICKING_SEARCHERS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: the keys of :data:`.searchers.SEARCHER_TABLE`
 Searcher = Literal[
@@ -329,3 +332,16 @@ class RunResult:
     files: dict[str, str] = field(default_factory=dict)
     fidelity: dict[str, Any] | None = None  # an auto-fidelity run's choice (Fidelity's record)
     advice: str | None = None  # what to do next (train a front network at full fidelity)
+    interrupted: bool = False  # Ctrl-C ended the search (the study resumes with the same call)
+
+    @property
+    def front(self) -> pd.DataFrame:
+        """The Pareto-optimal trials, one row each (the report's columns), by their number."""
+        import pandas as pd
+
+        return pd.DataFrame(self.pareto)
+
+    @property
+    def report(self) -> Path | None:
+        """The HTML report, if the run wrote one."""
+        return Path(self.files["report"]) if "report" in self.files else None

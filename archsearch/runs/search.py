@@ -52,9 +52,12 @@ def run_search(
     progress: RunProgress | None = None,
     data: Dataset | None = None,
     points: list[dict[str, Any]] | None = None,
+    finish_interrupted: bool = False,
 ) -> RunResult:
     """Search (or, with a fixed architecture in ``candidates``, tune) and store the results.
-    ``points``: a grid run's points, when not all of them (:func:`._loop.distinct_points`)."""
+    ``points``: a grid run's points, when not all of them (:func:`._loop.distinct_points`).
+    ``finish_interrupted``: Ctrl-C ends the search, not the call: the front so far is tested
+    and reported, and the result says ``interrupted`` (else KeyboardInterrupt propagates)."""
     progress = progress or RunProgress()
     started = time.perf_counter()
     device = resolve_device(config.device)
@@ -78,19 +81,29 @@ def run_search(
     warmed = proxy_warm_start(study, config, setup.candidates, setup.data)
     if warmed and progress.on_message is not None:
         progress.on_message(warmed)
-    if config.workers > 1:
-        run_local_workers(config, opened.storage, study, trials, progress)
-    else:
-        # the timeout counts from the command's start: calibration and loading included
-        left = None if config.timeout is None else config.timeout - (time.perf_counter() - started)
-        # a candidate in training when it is up stops after its epoch (not the few networks a
-        # picking searcher retrains: they are all meant to train)
-        picks = config.searcher in PICKING_SEARCHERS
-        deadline = None if left is None or picks else time.monotonic() + left
-        ctx = trial_context(config, setup.candidates, setup.data, device, progress, deadline)
-        budget = Budget(trials=trials, timeout=left)
-        search(searcher, study, ctx, budget, opened.shared, [progress_callback(config, progress)])
-    return finish(config, study, setup.data, device, opened.storage, started, opened.resumed)
+    interrupted = False
+    try:
+        if config.workers > 1:
+            run_local_workers(config, opened.storage, study, trials, progress)
+        else:
+            # the timeout counts from the command's start: calibration and loading included
+            spent = time.perf_counter() - started
+            left = None if config.timeout is None else config.timeout - spent
+            # a candidate in training when it is up stops after its epoch (not the few
+            # networks a picking searcher retrains: they are all meant to train)
+            picks = config.searcher in PICKING_SEARCHERS
+            deadline = None if left is None or picks else time.monotonic() + left
+            ctx = trial_context(config, setup.candidates, setup.data, device, progress, deadline)
+            budget = Budget(trials=trials, timeout=left)
+            callbacks = [progress_callback(config, progress)]
+            search(searcher, study, ctx, budget, opened.shared, callbacks)
+    except KeyboardInterrupt:
+        if not finish_interrupted:
+            raise
+        interrupted = True
+    result = finish(config, study, setup.data, device, opened.storage, started, opened.resumed)
+    result.interrupted = interrupted
+    return result
 
 
 def finish(

@@ -84,11 +84,13 @@ def tune(
     hyperparameters: dict[str, str],
     *,
     progress: RunProgress | None = None,
+    finish_interrupted: bool = False,
 ) -> RunResult:
     """Tune ``architecture``'s training with ``config.searcher`` (random or grid).
 
     ``hyperparameters`` maps names to texts (see :func:`parse_hyperparameter_text`); without
-    any, the hyperparameters section of ``config.space`` is searched.
+    any, the hyperparameters section of ``config.space`` is searched. ``finish_interrupted``:
+    as :func:`.search.run_search`'s.
     """
     if config.searcher not in TUNE_SAMPLERS:
         raise ConfigError("searcher", f"'{config.searcher}': choose random or grid")
@@ -102,4 +104,10 @@ def tune(
         progress.on_message(f"grid: {grid_size(search_grid(candidates))} points")
     # what must match for a re-run to continue: the architecture and which flags were given
     text = f"tune {architecture.to_json()} {sorted(given)}"
-    return run_search(config, candidates=candidates, space_text=text, progress=progress)
+    return run_search(
+        config,
+        candidates=candidates,
+        space_text=text,
+        progress=progress,
+        finish_interrupted=finish_interrupted,
+    )
