@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def run_example(name: str, *args: str, cwd: Path) -> str:
+    # one torch thread: the script is one process, like a test beside the other xdist worker
+    # (not in the "processes" group, which holds tests that start several)
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
         cwd=cwd,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
         timeout=300,
