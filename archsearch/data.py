@@ -33,7 +33,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -117,7 +117,7 @@ def load_dataset(
         "folder": lambda: _folder(_need_dir(location, spec), seed),
     }
     if kind == "npz":
-        return read_npz(_need_file(location, spec)).dataset(
+        return read_npz(_need_dir(location, spec, "file")).dataset(
             val_fraction=val_fraction,
             seed=seed,
             limit=limit,
@@ -266,21 +266,14 @@ def _stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def _need_file(location: str, spec: str) -> Path:
+def _need_dir(location: str, spec: str, kind: Literal["folder", "file"] = "folder") -> Path:
+    """The ``DIR`` (or ``FILE``) of ``spec``, which must exist."""
     if not location:
-        raise DataError(f"'{spec}': give the file, e.g. '{spec}:path/to/data.npz'")
+        example = "path/to/files" if kind == "folder" else "path/to/data.npz"
+        raise DataError(f"'{spec}': give the {kind}, e.g. '{spec}:{example}'")
     path = Path(location).expanduser()
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    return path
-
-
-def _need_dir(location: str, spec: str) -> Path:
-    if not location:
-        raise DataError(f"'{spec}': give the folder, e.g. '{spec}:path/to/files'")
-    path = Path(location).expanduser()
-    if not path.is_dir():
-        raise DataError(f"{path}: folder not found")
+    if not (path.is_dir() if kind == "folder" else path.is_file()):
+        raise DataError(f"{path}: {kind} not found")
     return path
 
 
