@@ -4,6 +4,7 @@ new, and what one candidate's training step achieves on this CPU.
     python benchmarks/throughput.py jobs --old DIR [--rounds 3] [--arm LABEL=SOURCE[:ARGS]]...
     python benchmarks/throughput.py steps --study FILE [--old DIR] [--candidates 12] [--rounds 3]
     python benchmarks/throughput.py efficiency --study FILE [--candidates 12]
+    python benchmarks/throughput.py scaling [--networks NAME:SIDE,...] [--rounds 2]
 
 ``jobs``: ``archsearch run --space mobile`` (the default job: digits, the default searcher
 and budget) from a fresh folder per run, the arms alternating within each round so that a
@@ -28,6 +29,10 @@ top operators of one epoch of the median network.
 forward, and backward at twice the forward) against this machine's peak, measured in the
 same run as a large float32 matmul, at 1 and 2 threads; and the same for 32x32 networks of
 the zoo.
+
+``scaling``: larger networks of the zoo (``NAME:SIDE``) trained on random images, one process
+with one thread, one with two, and two processes of one thread side by side: where intra-op
+threads start to pay against a second process (what ``--workers auto`` decides by).
 """
 
 from __future__ import annotations
@@ -369,6 +374,45 @@ def efficiency(args: argparse.Namespace) -> None:
                   f"{achieved / 1e9:.2f} | {achieved / peak:.1%} |")  # fmt: skip
 
 
+def zoo_job(job: dict[str, Any]) -> dict[str, Any]:
+    """In this process: one zoo network's training rate (``scaling``)."""
+    rate, flops = zoo_rate(job["name"], job["threads"], job["images"], job["side"])
+    return {"images_per_s": rate, "flops": flops}
+
+
+def scaling(args: argparse.Namespace) -> None:
+    """Larger networks: one process with 1 or 2 threads against 2 processes x 1 thread side
+    by side (summed), interleaved rounds; where intra-op threads start to pay."""
+    env = {**os.environ, "PYTHONPATH": f"{NEW}{os.pathsep}{HERE}"}
+
+    def side_by_side(job: dict[str, Any], processes: int) -> float:
+        command = [sys.executable, __file__, "_zoo"]
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+        children = [
+            subprocess.Popen(command, env=env, text=True, **pipes) for _ in range(processes)
+        ]
+        outs = [c.communicate(json.dumps(job))[0] for c in children]
+        return sum(json.loads(o.strip().splitlines()[-1])["images_per_s"] for o in outs)
+
+    print(f"\n{machine()}\n")
+    print("| network | forward flops | 1 x 1 thread | 1 x 2 threads | 2 x 1 thread | "
+          "2 threads / 1 | 2 processes / 2 threads |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for spec in args.networks.split(","):
+        name, _, side = spec.partition(":")
+        job = {"name": name, "side": int(side or 32), "images": args.images}
+        rates: dict[str, list[float]] = {"1x1": [], "1x2": [], "2x1": []}
+        for _ in range(args.rounds):
+            rates["1x1"].append(side_by_side({**job, "threads": 1}, 1))
+            rates["1x2"].append(side_by_side({**job, "threads": 2}, 1))
+            rates["2x1"].append(side_by_side({**job, "threads": 1}, 2))
+        m = {k: statistics.median(v) for k, v in rates.items()}
+        flops = zoo_job({**job, "threads": 1, "images": 64})["flops"]
+        print(f"| {name} ({job['side']}x{job['side']}) | {flops:,} | {m['1x1']:,.0f} | "
+              f"{m['1x2']:,.0f} | {m['2x1']:,.0f} | {m['1x2'] / m['1x1']:.2f}x | "
+              f"{m['2x1'] / m['1x2']:.2f}x |", flush=True)  # fmt: skip
+
+
 def machine() -> str:
     from _machine import describe
 
@@ -378,6 +422,9 @@ def machine() -> str:
 def main() -> None:
     if sys.argv[1:] == ["_train"]:  # a training process of `steps`
         print(json.dumps(train_candidates(json.loads(sys.stdin.read()))))
+        return
+    if sys.argv[1:] == ["_zoo"]:  # a training process of `scaling`
+        print(json.dumps(zoo_job(json.loads(sys.stdin.read()))))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -397,8 +444,15 @@ def main() -> None:
     efficiency_parser.add_argument("--study", required=True)
     efficiency_parser.add_argument("--candidates", type=int, default=12)
     efficiency_parser.add_argument("--zoo", default="resnet18,mobilenet_v2")
+    scaling_parser = commands.add_parser("scaling")
+    scaling_parser.add_argument(
+        "--networks", default="mobilenet_v2:32,resnet18:32,mobilenet_v2:64,resnet18:64"
+    )
+    scaling_parser.add_argument("--images", type=int, default=256)
+    scaling_parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    {"jobs": jobs, "steps": steps, "efficiency": efficiency}[args.command](args)
+    commands_by_name = {"jobs": jobs, "steps": steps, "efficiency": efficiency, "scaling": scaling}
+    commands_by_name[args.command](args)
 
 
 if __name__ == "__main__":

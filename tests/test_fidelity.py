@@ -211,17 +211,36 @@ def test_dry_run_prints_the_plan_and_creates_nothing(
 ) -> None:
     _stub_calibration(monkeypatch, per_pixel_s=2e-3)
     runs = tmp_path / "runs"
-    result = runner.invoke(
-        app,
-        ["run", "--dry-run", "--space", str(tiny_space), "--dataset", "synthetic",
-         "--timeout", "3600", "--runs-dir", str(runs), "--device", "cpu", "--pruner", "none"],
-        env={"COLUMNS": "200"},
-    )  # fmt: skip
+    args = [
+        "run",
+        "--dry-run",
+        "--space",
+        str(tiny_space),
+        "--dataset",
+        "synthetic",
+        "--timeout",
+        "3600",
+        "--runs-dir",
+        str(runs),
+        "--device",
+        "cpu",
+        "--pruner",
+        "none",
+    ]
+    result = runner.invoke(app, [*args, "--workers", "1"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "fidelity (auto): all 320 images at 6x6, 2 epochs: ~78 candidates in 60 min" in (
         result.output
     )  # 3600 / 46.08 s = 78.1
     assert "at full fidelity: all 320 images at 8x8, 2 epochs: ~44 candidates" in result.output
+    # --workers auto (the default) on 2 cores, 230 trials of small candidates: two processes,
+    # twice the candidates an hour, so the full size fits: 2 x 3600 / 81.92 s = 87.9
+    monkeypatch.setattr("archsearch.runs.workers.available_cores", lambda: 2)
+    auto = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert auto.exit_code == 0, auto.output
+    assert "fidelity (auto): all 320 images at 8x8, 2 epochs: ~88 candidates in 60 min" in (
+        auto.output
+    )
     assert not runs.exists()
     bad = runner.invoke(app, ["run", "--dry-run", "--fidelity", "auto"])
     assert bad.exit_code == 2 and "--fidelity" in bad.output

@@ -3,6 +3,8 @@ with SIGKILL mid-trial loses only its trial, which another worker retries."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import signal
 import time
 from pathlib import Path
@@ -14,7 +16,21 @@ from typer.testing import CliRunner
 
 from archsearch.cli import app
 from archsearch.errors import ArchsearchError
-from archsearch.runs import RunConfig, RunResult, open_storage, run_search, worker_devices
+from archsearch.runs import (
+    RunConfig,
+    RunProgress,
+    RunResult,
+    open_storage,
+    run_search,
+    worker_devices,
+)
+from archsearch.runs.workers import (
+    FLOPS_SAMPLE,
+    THREADED_FLOPS,
+    WorkersChoice,
+    choose_workers,
+    median_flops,
+)
 from archsearch.searchers.guided import PROPOSAL_ATTR
 from archsearch.study import completed, record_of
 from tests.worker_scenario import kill_one_worker_mid_trial, start_workers, wait_for_heartbeats
@@ -281,3 +297,102 @@ def test_worker_options_create_a_study_or_must_match_it(tmp_path: Path, tiny_spa
     other = runner.invoke(app, [*args, "--epochs", "3"])
     assert other.exit_code == 2
     assert "--epochs: study 'o' in" in other.stderr and "epochs=1" in other.stderr
+
+
+# --- --workers auto --------------------------------------------------------------------------
+def _never() -> float:
+    raise AssertionError("the candidates' flops are not needed for this choice")
+
+
+def test_auto_workers_choice_on_a_stubbed_calibration() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    choose = functools.partial(
+        choose_workers, "auto", searcher="local", device=cpu, devices=None, cores=2
+    )
+    # small candidates and 8 trials per core (2 x 8 = 16): one process per core, 1 thread
+    small = choose(trials=16, flops=lambda: 2e6)
+    assert (small.workers, small.threads) == (2, 1)
+    assert small.describe() == (
+        "2 processes x 1 thread (candidates of 2,000,000 flops: one per core trains them fastest)"
+    )
+    # at the threshold still processes; over it one process with both cores' threads
+    assert choose(trials=16, flops=lambda: THREADED_FLOPS).workers == 2
+    large = choose(trials=16, flops=lambda: THREADED_FLOPS + 1)
+    assert (large.workers, large.threads) == (1, 2)
+    # decided before the flops are needed: 15 trials < 16; one core; a run no worker can
+    # join (tuning one network, data in memory: flops None); a picking searcher; CUDA
+    assert (choose(trials=15, flops=_never).workers, choose(trials=15, flops=_never).threads) == (
+        1,
+        2,
+    )
+    assert choose(trials=100, flops=_never, cores=1) == WorkersChoice(1, 1, "one core")
+    assert choose(trials=100, flops=None).workers == 1
+    assert choose(trials=100, flops=_never, searcher="darts").workers == 1
+    assert choose(trials=100, flops=_never, device=cuda).workers == 1
+    two_gpus = choose(trials=100, flops=_never, device=cuda, devices="cuda:0, cuda:1")
+    assert (two_gpus.workers, two_gpus.threads) == (2, 1)
+    # a number is kept, with the cores shared among its processes: 4 // 3 = 1, 4 // 1 = 4
+    assert choose_workers(
+        3, searcher="local", device=cpu, devices=None, trials=1, flops=_never, cores=4
+    ) == WorkersChoice(3, 1, "as given")
+    assert choose_workers(1, searcher="local", device=cpu, devices=None, trials=1,
+                          flops=_never, cores=4).threads == 4  # fmt: skip
+
+
+def test_workers_option_is_auto_or_a_count() -> None:
+    assert RunConfig().workers == "auto"
+    assert RunConfig(workers="3").workers == 3  # the flag's text
+    for bad, says in (("0", "at least 1"), ("two", "auto or a number"), (1.5, "auto or")):
+        with pytest.raises(ArchsearchError, match=says):
+            RunConfig(workers=bad)
+    with pytest.raises(ArchsearchError, match="one process"):
+        RunConfig(searcher="darts", workers=2)
+    assert RunConfig(searcher="darts").workers == "auto"  # auto: one process for DARTS
+
+
+def test_median_flops_of_a_space_and_of_a_fixed_network(tiny_space: Path) -> None:
+    from archsearch.data import load_dataset
+    from archsearch.objective import Candidates
+    from archsearch.profiler import architecture_costs
+    from archsearch.space import load_space
+
+    data = load_dataset("synthetic")
+    space = load_space(str(tiny_space))
+    shape = (1, data.in_channels, *data.input_size)
+    drawn = space.sample(FLOPS_SAMPLE, 0, data.input_size)
+    flops = sorted(architecture_costs(a, shape, data.num_classes).flops for a in drawn)
+    # 16 drawn: the median is the mean of the 8th and 9th
+    assert median_flops(Candidates(space=space), data, 0) == (flops[7] + flops[8]) / 2
+    assert (
+        median_flops(Candidates(architecture=drawn[3]), data, 0)
+        == architecture_costs(drawn[3], shape, data.num_classes).flops
+    )
+
+
+def test_auto_workers_run_trains_in_two_processes(
+    tmp_path: Path, tiny_space: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr("archsearch.runs.workers.available_cores", lambda: 2)
+    messages: list[str] = []
+    config = RunConfig(
+        space=str(tiny_space),
+        dataset="synthetic",
+        searcher="random",
+        pruner="none",
+        name="auto",
+        trials=16,  # 8 per core: enough to share
+        epochs=6,
+        device="cpu",
+        runs_dir=str(tmp_path / "runs"),
+        reports_dir=str(tmp_path / "reports"),
+    )
+    result = run_search(config, progress=RunProgress(on_message=messages.append))
+    chosen = [m for m in messages if m.startswith("workers (auto)")]
+    assert chosen and chosen[0].startswith("workers (auto): 2 processes x 1 thread"), messages
+    done = completed(result.study)
+    assert 16 <= len(done) <= 17  # each worker stops once the budget is met
+    # two processes: some trial started before another one had finished
+    spans = sorted((t.datetime_start, t.datetime_complete) for t in done)
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+    # the run stores the count it used, so a resumed run shows it
+    assert result.study.user_attrs["config"]["workers"] == 2

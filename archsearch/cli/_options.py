@@ -153,7 +153,12 @@ RUN_OPTIONS: dict[str, tuple[Any, str, str]] = {
     ),
     "guided_pool": (int, "--guided-pool", "bins/local/predictor: candidates in the pool."),
     "guided_bins": (int, "--guided-bins", "bins/local/predictor: log-cost bins."),
-    "workers": (int, "--workers", "Local worker processes sharing the run's study."),
+    "workers": (
+        str,
+        "--workers",
+        "Local worker processes sharing the run's study, or auto: one per core (one thread"
+        " each) when the candidates are small, else one with every core's threads.",
+    ),
     "devices": (str, "--devices", "Devices for the workers, e.g. cuda:0,cuda:1 (round robin)."),
     "heartbeat": (int, "--heartbeat", "Worker heartbeat (s); a trial silent for 3 is retried."),
 }

@@ -37,11 +37,11 @@ OPTUNA_PRUNERS = ("median", "successive-halving", "hyperband")
 # the 10 minutes the default run must fit in; 150 took 5.5 minutes but left a worse front than
 # the 80 fully trained trials of before
 DEFAULT_TRIALS = 230
-# recorded with every trial: the two that ranked trained candidates best on average over the
-# mobile and resnet spaces, digits and MNIST (Spearman 0.55 and 0.57), at ~50-80 ms each on
-# 8x8 digits; none ranked better than params or flops (benchmarks/RESULTS.md, "Zero-cost
-# proxies")
-DEFAULT_PROXIES: tuple[str, ...] = ("naswot", "snip")
+# none recorded unless asked for: no default search uses them, none ranked trained
+# candidates better than params or flops (benchmarks/RESULTS.md, "Zero-cost proxies"), and the
+# two that ranked best (naswot, snip: Spearman 0.55 and 0.57) cost 7.5% of a 1-epoch
+# default-job trial (68 ms; "Throughput (issue 26)")
+DEFAULT_PROXIES: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,21 @@ def _at_least(options: Any, low: int, **names: str) -> None:
     for name, option in names.items():
         if getattr(options, name) < low:
             raise ConfigError(option, f"must be at least {low}")
+
+
+def _workers(value: Any) -> int | Literal["auto"]:
+    """``--workers``: ``auto`` or a count of at least 1 (the flag gives text)."""
+    if value == "auto":
+        return "auto"
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError("workers", f"auto or a number of processes, got {value!r}") from None
+    if count != value and str(count) != str(value).strip():
+        raise ConfigError("workers", f"auto or a number of processes, got {value!r}")
+    if count < 1:
+        raise ConfigError("workers", "must be at least 1 (or auto)")
+    return count
 
 
 #: a searcher's option by its flat name (its flag's, a stored run's, a benchmark entry's) →
@@ -191,8 +206,10 @@ class RunConfig:
     darts: DartsOptions = field(default_factory=DartsOptions)
     spos: SposOptions = field(default_factory=SposOptions)
     guided: GuidedOptions = field(default_factory=GuidedOptions)  # bins, local, predictor
-    # several workers on one study (local processes; `archsearch worker` joins from anywhere)
-    workers: int = 1
+    # several workers on one study (local processes; `archsearch worker` joins from anywhere);
+    # auto: one process per core for small candidates, one with every core's threads for large
+    # ones (runs.workers.choose_workers; measured in benchmarks/RESULTS.md, issue 26)
+    workers: int | Literal["auto"] = "auto"
     devices: str | None = None  # e.g. "cuda:0,cuda:1": one per worker, round robin
     heartbeat: int = 10  # seconds between worker heartbeats; a silent worker's trial is retried
 
@@ -236,7 +253,8 @@ class RunConfig:
             )
         if self.reduction_factor < 2:
             raise ConfigError("reduction_factor", "must be at least 2")
-        _at_least(self, 1, trials="trials", workers="workers", heartbeat="heartbeat")
+        object.__setattr__(self, "workers", _workers(self.workers))
+        _at_least(self, 1, trials="trials", heartbeat="heartbeat")
         _at_least(self, 1, min_epochs="min_epochs")
         if self.train_fraction is not None and not 0 < self.train_fraction <= 1:
             raise ConfigError("train_fraction", f"must be in (0, 1], got {self.train_fraction}")
@@ -245,7 +263,7 @@ class RunConfig:
                 raise ConfigError(name, "must be at least 1")
         if not 0 < self.val_fraction < 1:
             raise ConfigError("val_fraction", f"must be between 0 and 1, got {self.val_fraction}")
-        if self.workers > 1 and self.searcher in PICKING_SEARCHERS:
+        if self.workers != "auto" and self.workers > 1 and self.searcher in PICKING_SEARCHERS:
             raise ConfigError("workers", f"a {self.searcher} run is one process")
 
     @classmethod

@@ -558,6 +558,13 @@ def plan_fidelity(
         seed=options.seed,
         overhead=_outside_training(options, data, device),
     )
+    workers = options.workers
+    if workers == "auto":  # as the run decides it (at the data's full size: the same or fewer)
+        from ..objective import Candidates
+        from .workers import resolve_workers
+
+        candidates = Candidates(space=space, epochs=options.epochs)
+        workers = resolve_workers(options, candidates, data, device)[0].workers
     timeout = options.timeout
     budget = math.inf if timeout is None else max(0.0, timeout - (time.perf_counter() - started))
     problem = FidelityProblem(
@@ -571,7 +578,7 @@ def plan_fidelity(
         pruner=options.pruner_name,
         min_epochs=options.min_epochs,
         reduction_factor=options.reduction_factor,
-        workers=options.workers,
+        workers=workers,
         fixed=fixed,
     )
     chosen = replace(choose_fidelity(problem, calibration), mode=mode)

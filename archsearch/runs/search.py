@@ -6,6 +6,7 @@ the trials as CSV and the HTML report.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,10 @@ from ._loop import (
 )
 from .config import RunConfig, RunProgress, RunResult
 from .fidelity import Fidelity, resolve_fidelity, retrain_command
+from .resume import recover_interrupted
 from .searchers import PICKING_SEARCHERS, make_searcher
 from .warmup import proxy_warm_start
-from .workers import run_local_workers
+from .workers import resolve_workers, run_local_workers
 
 
 def run_search(
@@ -70,6 +72,14 @@ def run_search(
         config, candidates=candidates, space_text=space_text, data=data, points=points
     )
     trials = config.trials if setup.points is None else len(setup.points)
+    if config.workers == "auto":
+        # worker processes join a search of a space from the study alone
+        joinable = candidates is None and data is None
+        config, how = resolve_workers(
+            config, setup.candidates, setup.data, device, joinable=joinable, trials=trials
+        )
+        if progress.on_message is not None:
+            progress.on_message(f"workers (auto): {how.describe()}")
     searcher = make_searcher(config, setup, device, progress)
     trials = searcher.planned_trials(trials)
     opened = open_run_study(config, setup, searcher, device)
@@ -83,12 +93,12 @@ def run_search(
         progress.on_message(warmed)
     interrupted = False
     try:
+        # the timeout counts from the command's start: calibration and loading included
+        spent = time.perf_counter() - started
+        left = None if config.timeout is None else config.timeout - spent
         if config.workers > 1:
-            run_local_workers(config, opened.storage, study, trials, progress)
+            run_local_workers(config, opened.storage, study, trials, progress, left)
         else:
-            # the timeout counts from the command's start: calibration and loading included
-            spent = time.perf_counter() - started
-            left = None if config.timeout is None else config.timeout - spent
             # a candidate in training when it is up stops after its epoch (not the few
             # networks a picking searcher retrains: they are all meant to train)
             picks = config.searcher in PICKING_SEARCHERS
@@ -98,6 +108,11 @@ def run_search(
             callbacks = [progress_callback(config, progress)]
             search(searcher, study, ctx, budget, opened.shared, callbacks)
     except KeyboardInterrupt:
+        if config.workers > 1 and not opened.shared:
+            # the workers have stopped: a trial one left RUNNING (stopped outside training,
+            # or killed) is failed and queued again, as a run in one process does
+            with contextlib.suppress(Exception):
+                recover_interrupted(study, "interrupted (Ctrl-C)")
         if not finish_interrupted:
             raise
         interrupted = True

@@ -9,13 +9,17 @@ when it does not exist yet, and checks them against it when it does.
 from __future__ import annotations
 
 import os
+import signal
+import statistics
 import subprocess
 import sys
 import time
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import optuna
+import torch
 
 from ..data import Dataset
 from ..errors import ConfigError
@@ -28,6 +32,123 @@ from ._loop import open_run_study, run_data, search, search_grid, set_up_run, tr
 from .config import OPTUNA_PRUNERS, RunConfig, RunProgress
 from .resume import load_run_space, open_storage, other_space, pruner, require_study
 from .searchers import PICKING_SEARCHERS, make_searcher, sampling_searcher
+
+#: forward multiply-adds per image (the space's median candidate at the run's input size)
+#: above which ``--workers auto`` trains one candidate at a time with every core's threads.
+#: On 2 cores, two processes of one thread trained more images per second than one process
+#: of two threads at every size measured, but less so as networks grow: the default job's
+#: candidates (28k-2M flops) 1.91x, MobileNetV2 at 32x32 (6M) 1.58x, at 64x64 (24M) 1.33x,
+#: ResNet-18 at 32x32 (37M) 1.22x, at 64x64 (148M) 1.12x (benchmarks/throughput.py steps
+#: and scaling; RESULTS.md, issue 26). Past ~100M the gain is small against its costs: each
+#: candidate takes 1.8x as long to judge (the early-stopping rungs and the deadline wait
+#: longer) and every process holds its own copy of the data.
+THREADED_FLOPS = 100e6
+#: ``--workers auto`` starts processes only when each has this many trials of the run's
+#: budget to share: a worker process takes ~3 s to start (importing torch, loading the data)
+MIN_TRIALS_PER_WORKER = 8
+#: candidates of the space sampled for the median of ``THREADED_FLOPS``
+FLOPS_SAMPLE = 16
+
+
+@dataclass(frozen=True)
+class WorkersChoice:
+    """How a run trains: ``workers`` processes of ``threads`` CPU threads each, and why."""
+
+    workers: int
+    threads: int
+    reason: str
+
+    def describe(self) -> str:
+        processes = "1 process" if self.workers == 1 else f"{self.workers} processes"
+        threads = "1 thread" if self.threads == 1 else f"{self.threads} threads"
+        return f"{processes} x {threads} ({self.reason})"
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def choose_workers(
+    workers: int | Literal["auto"],
+    *,
+    searcher: str,
+    device: torch.device,
+    devices: str | None,
+    trials: int,
+    flops: Callable[[], float] | None,
+    cores: int | None = None,
+) -> WorkersChoice:
+    """The processes and threads of a run: ``workers`` when given as a number, else (auto)
+    one process for a picking searcher (DARTS, SPOS, zoo), a run on CUDA (one per device of
+    ``devices``), a single core, a run that cannot be joined (``flops`` is None: a tuning run
+    or data given in memory) or a budget of fewer than ``MIN_TRIALS_PER_WORKER`` trials per
+    core; one process with every core's threads when ``flops()`` (the median candidate's
+    forward multiply-adds) is over ``THREADED_FLOPS``; else one process per core."""
+    cores = cores or available_cores()
+    if workers != "auto":
+        return WorkersChoice(workers, max(1, cores // workers), "as given")
+    if searcher in PICKING_SEARCHERS:
+        return WorkersChoice(1, cores, f"a {searcher} run is one process")
+    if device.type != "cpu":
+        count = len([d for d in (devices or "").split(",") if d.strip()]) or 1
+        return WorkersChoice(count, max(1, cores // count), f"one per {device.type} device")
+    if cores < 2:
+        return WorkersChoice(1, 1, "one core")
+    if flops is None:
+        return WorkersChoice(1, cores, "this run's candidates are trained by its own process")
+    if trials < MIN_TRIALS_PER_WORKER * cores:
+        return WorkersChoice(
+            1, cores, f"{trials} trials: too few to share among {cores} processes"
+        )
+    median = flops()
+    if median > THREADED_FLOPS:
+        return WorkersChoice(
+            1, cores, f"candidates of {median:,.0f} flops: threads pay on networks this large"
+        )
+    return WorkersChoice(
+        cores, 1, f"candidates of {median:,.0f} flops: one per core trains them fastest"
+    )
+
+
+def median_flops(candidates: Candidates, data: Dataset, seed: int) -> float:
+    """The forward multiply-adds of the median candidate at ``data``'s input size (of
+    ``FLOPS_SAMPLE`` drawn from the space; the fixed architecture of a tuning run)."""
+    from ..profiler import architecture_costs
+
+    shape = (1, data.in_channels, *data.input_size)
+    if candidates.architecture is not None:
+        pool = [candidates.architecture]
+    else:
+        assert candidates.space is not None
+        pool = candidates.space.sample(FLOPS_SAMPLE, seed, data.input_size)
+    return statistics.median(architecture_costs(a, shape, data.num_classes).flops for a in pool)
+
+
+def resolve_workers(
+    config: RunConfig,
+    candidates: Candidates,
+    data: Dataset,
+    device: torch.device,
+    *,
+    joinable: bool = True,
+    trials: int | None = None,
+) -> tuple[RunConfig, WorkersChoice]:
+    """``config`` with its workers decided (:func:`choose_workers`), and the choice.
+    ``joinable``: whether worker processes could join this run (a search of a space)."""
+    choice = choose_workers(
+        config.workers,
+        searcher=config.searcher,
+        device=device,
+        devices=config.devices,
+        trials=config.trials if trials is None else trials,
+        flops=(lambda: median_flops(candidates, data, config.seed)) if joinable else None,
+    )
+    return replace(config, workers=choice.workers), choice
+
 
 #: run options that belong to one worker process (as do its device, trials, heartbeat and
 #: seed): a worker's own value wins, and it is never checked against the study's
@@ -83,10 +204,13 @@ def run_local_workers(
     study: optuna.Study,
     trials: int,
     progress: RunProgress,
+    timeout: float | None = None,
 ) -> None:
-    """Start ``config.workers`` local ``archsearch worker`` processes and wait for them."""
+    """Start ``config.workers`` local ``archsearch worker`` processes and wait for them.
+    ``timeout``: the seconds left of the run's (each worker stops taking trials then)."""
+    assert config.workers != "auto"  # resolved by the run
     devices = worker_devices(config.devices or config.device, config.workers)
-    threads = max(1, (os.cpu_count() or 1) // config.workers)
+    threads = max(1, available_cores() // config.workers)
     processes = []
     for index in range(config.workers):
         command = worker_command(
@@ -98,6 +222,8 @@ def run_local_workers(
             threads,
             config.seed * 1000 + index,
         )
+        if timeout is not None:
+            command += ["--timeout", f"{max(timeout, 0.0):.3f}"]
         processes.append(
             subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         )
@@ -113,12 +239,28 @@ def run_local_workers(
             while seen < len(trials_now) and trials_now[seen].state.is_finished():
                 seen += 1
     except KeyboardInterrupt:
-        for process in processes:
-            process.terminate()
+        stop_workers(processes)
         raise
     failures = [p.stderr.read() if p.stderr else "" for p in processes if p.returncode]
     if failures and len(judged(study)) < trials:
         raise ConfigError("workers", "a worker failed: " + failures[0].strip().splitlines()[-1])
+
+
+def stop_workers(processes: list[subprocess.Popen[str]], wait_s: float = 30.0) -> None:
+    """Ctrl-C for local workers: each is sent SIGINT, as a terminal sends it to the whole
+    process group, so that it fails and queues again the trial it is training (see
+    :func:`archsearch.searchers._base.guarded`); one still running after ``wait_s`` is killed
+    (its trial, RUNNING, is recovered by the run)."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + wait_s
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def run_worker(

@@ -318,7 +318,12 @@ class GuidedSampler(optuna.samplers.BaseSampler):
         trials = study.get_trials(deepcopy=False)
         seen = {candidate_key(t.params) for t in trials}
         seen |= {candidate_key(p) for p in self._proposals.values()}
-        self._fill_pool(seen)
+        # local search's mutations need no pool: it is topped up only when drawn from
+        # (exploring, or no mutation found), which spares local search most of its costing;
+        # the first pool sets the cost axis every rule ranks on
+        topped_up = self._scale is None or self.rule != "local"
+        if topped_up:
+            self._fill_pool(seen)
         judged = [t for t in trials if t.state in JUDGED_STATES and epoch_accuracies(t)]
         options = self.options
         explore = (
@@ -331,7 +336,10 @@ class GuidedSampler(optuna.samplers.BaseSampler):
             proposal = self._local(trials, seen)
         elif not explore:
             proposal = self._predicted(trials, judged, seen)
-        proposal = proposal or self._from_bins(trials)
+        if proposal is None:
+            if not topped_up:
+                self._fill_pool(seen)
+            proposal = self._from_bins(trials)
         if proposal is not None:
             self._pool.pop(proposal.candidate.key, None)
         return proposal
