@@ -137,6 +137,7 @@ def main() -> None:
             searcher=args.searcher,
             proxies=proxies,
             device="cpu",
+            workers=1,  # the trials of this process, timed in it (as each worker's are)
             name="overhead",
             runs_dir=f"{folder}/runs",
             reports_dir=f"{folder}/reports",
