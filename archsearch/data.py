@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import struct
 import zipfile
@@ -114,7 +115,6 @@ def load_dataset(
         "mnist": lambda: _idx_pair(_need_dir(location, spec)),
         "fashion-mnist": lambda: _idx_pair(_need_dir(location, spec)),
         "cifar10": lambda: _cifar10(_need_dir(location, spec)),
-        "folder": lambda: _folder(_need_dir(location, spec), seed),
     }
     if kind == "npz":
         return read_npz(_need_dir(location, spec, "file")).dataset(
@@ -124,6 +124,18 @@ def load_dataset(
             fraction=fraction,
             resolution=resolution,
         )
+    if kind == "folder":
+        # resized as it is decoded: photos at full size need not fit in memory
+        # resized as it is decoded, and only the images the search keeps are decoded: photos
+        # at full size need not fit in memory
+        root = _need_dir(location, spec)
+        train, test, natural, native = _folder(root, seed, resolution, limit, fraction)
+        same = resolution is None or native == (resolution, resolution)
+        name = kind if same else f"{kind}@{resolution}x{resolution}"  # as resized() names it
+        return _prepared(
+            name, train, test, natural, None, val_fraction=val_fraction, seed=seed,
+            limit=None, fraction=None, resolution=None,
+        )  # fmt: skip
     if kind not in loaders:
         raise DataError(
             f"unknown data set '{spec}' (known: digits, synthetic, mnist:DIR,"
@@ -205,18 +217,22 @@ def _finish(
         x_train, y_train = np.concatenate([x_train, val[0]]), np.concatenate([y_train, val[1]])
     else:
         train_idx, val_idx = _stratified_split(y_train, val_fraction, seed)
-    x_train = x_train.astype(np.float32)
-    x_test = x_test.astype(np.float32)
     if x_train.ndim == 3:
         x_train, x_test = x_train[:, None], x_test[:, None]
-    fit = x_train[train_idx]
-    # normalise with statistics of the training split only
+    # normalise with statistics of the training split only; each split is made float32 on
+    # its own and normalised in place, so uint8 images (a folder's) never exist as a whole
+    # float32 copy beside the result
     axes = (0, 2, 3)
+    fit = x_train[train_idx].astype(np.float32)
     mean = fit.mean(axis=axes, keepdims=True)
     std = fit.std(axis=axes, keepdims=True) + 1e-6
+    del fit
 
     def tensor(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray((x - mean) / std, dtype=np.float32))
+        values = np.array(x, dtype=np.float32, order="C")
+        values -= mean
+        values /= std
+        return torch.from_numpy(values)
 
     def labels(y: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
@@ -429,43 +445,122 @@ def _cifar10(folder: Path) -> tuple[Arrays, Arrays, bool]:
 
 
 # --- image folders ----------------------------------------------------------------------------
-def _folder(root: Path, seed: int) -> tuple[Arrays, Arrays, bool]:
+#: a loaded data set's peak memory while it is prepared, in float32 copies of its images: the
+#: decoded images (uint8: a quarter of one), the training split's float32 copy the statistics
+#: are fitted on, then the normalised tensors (:func:`_finish`). Measured: 1.58 (20,000 RGB
+#: PNGs of 64x64, benchmarks/folder_load.py); with a margin
+PEAK_COPIES = 1.75
+
+
+def folder_memory_bytes(images: int, channels: int, side: tuple[int, int]) -> int:
+    """The memory a folder of ``images`` images of ``channels`` x ``side`` needs while it
+    is loaded (its peak: ``PEAK_COPIES`` float32 copies)."""
+    return int(images * channels * side[0] * side[1] * 4 * PEAK_COPIES)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory this process can still take (Linux's MemAvailable), or None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _fitting_side(images: int, channels: int, available: int) -> int:
+    """The largest square side whose folder would fit in ``available`` bytes."""
+    per_pixel = images * channels * 4 * PEAK_COPIES
+    return max(1, int((available / per_pixel) ** 0.5))
+
+
+def _folder(
+    root: Path,
+    seed: int,
+    resolution: int | None = None,
+    limit: int | None = None,
+    fraction: float | None = None,
+) -> tuple[Arrays, Arrays, bool, tuple[int, int]]:
+    """One subfolder of images per class: (train, test, natural, the images' own (height,
+    width): the first image's). The headers are read first (sizes, colour), the memory the
+    load needs is checked against what is available, then the images are decoded in threads
+    into one uint8 array, each resized to ``resolution`` as it is decoded (to the first
+    image's size without it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from PIL import Image, UnidentifiedImageError
 
     classes = sorted(p for p in root.iterdir() if p.is_dir())
     if len(classes) < 2:
         raise DataError(f"{root}: needs one subfolder of images per class (found {len(classes)})")
-    images, labels = [], []
-    size: tuple[int, int] | None = None
-    grey = True
     files = [
         (i, f)
         for i, c in enumerate(classes)
         for f in sorted(c.iterdir())
         if f.suffix.lower() in IMAGE_SUFFIXES
     ]
+    counts = np.bincount([label for label, _ in files], minlength=len(classes))
+    empty = [classes[i].name for i, n in enumerate(counts) if n == 0]
+    if empty:
+        raise DataError(f"{root / empty[0]}: no images in this class folder")
+    grey = True
+    size: tuple[int, int] | None = None  # (width, height): PIL's order
     for _, file in files:
         try:
             with Image.open(file) as image:
                 grey = grey and image.mode in ("L", "1", "I;16", "I")
+                size = size or image.size
         except (UnidentifiedImageError, OSError) as err:
             raise DataError(f"{file}: not a readable image ({err})") from None
-    for label, file in files:
-        with Image.open(file) as image:
-            image = image.convert("L" if grey else "RGB")
-            size = size or image.size
-            if image.size != size:
-                image = image.resize(size)
-            array = np.asarray(image, dtype=np.float32) / 255.0
-        images.append(array[None] if grey else array.transpose(2, 0, 1))
-        labels.append(label)
-    counts = np.bincount(labels, minlength=len(classes))
-    empty = [classes[i].name for i, n in enumerate(counts) if n == 0]
-    if empty:
-        raise DataError(f"{root / empty[0]}: no images in this class folder")
-    x, y = np.stack(images), np.asarray(labels)
+    assert size is not None
+    # the test fifth, then the search's share of the rest (as _prepared draws it), by label:
+    # only these images are decoded
+    y = np.asarray([label for label, _ in files])
     train_idx, test_idx = _stratified_split(y, 0.2, seed)
-    return (x[train_idx], y[train_idx]), (x[test_idx], y[test_idx]), not grey
+    if fraction is not None:
+        limit = min(limit or len(train_idx), max(1, round(fraction * len(train_idx))))
+    if limit is not None and limit < len(train_idx):
+        train_idx = train_idx[_stratified_subset(y[train_idx], limit, seed)]
+    files = [files[i] for i in np.concatenate([train_idx, test_idx])]
+    target = (resolution, resolution) if resolution else size
+    channels = 1 if grey else 3
+    needed = folder_memory_bytes(len(files), channels, (target[1], target[0]))
+    available = available_memory_bytes()
+    if available is not None and needed > available:
+        side = _fitting_side(len(files), channels, available)
+        raise DataError(
+            f"{root}: {len(files):,} images of {channels}x{target[1]}x{target[0]} need about"
+            f" {needed / 2**30:.1f} GiB to load and {available / 2**30:.1f} GiB is available:"
+            f" search at a lower --resolution (at most ~{side}) or on fewer images"
+            " (--train-limit)"
+        )
+    pixels = np.empty((len(files), target[1], target[0], channels), dtype=np.uint8)
+
+    def decode(index: int) -> None:
+        with Image.open(files[index][1]) as image:
+            image = image.convert("L" if grey else "RGB")
+            if image.size != target:
+                # antialiased when shrinking (PIL's filters widen with the scale)
+                image = image.resize(target, Image.Resampling.BILINEAR)
+            pixels[index] = np.asarray(image).reshape(target[1], target[0], channels)
+
+    from rich.progress import Progress
+
+    # PIL decodes outside the GIL: threads decode side by side
+    with (
+        ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+        Progress(transient=True, disable=len(files) < 2_000) as progress,
+    ):
+        task = progress.add_task(f"decoding {root.name}", total=len(files))
+        for _ in pool.map(decode, range(len(files))):
+            progress.advance(task)
+    x = pixels.transpose(0, 3, 1, 2)  # NCHW, a view: the data stays uint8 until _finish
+    kept = len(train_idx)
+    labels = np.asarray([label for label, _ in files])
+    native = (size[1], size[0])
+    train, test = (x[:kept], labels[:kept]), (x[kept:], labels[kept:])
+    return train, test, not grey, native
 
 
 # --- data held in Python: arrays, tensors, torch data sets; npz files ---------------------------

@@ -147,6 +147,89 @@ def test_image_folder(tmp_path: Path) -> None:
         load_dataset(f"folder:{tmp_path}")
 
 
+def _photo_folder(root: Path, per_class: int = 5, side: int = 16) -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 255, (side, side, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / cls / f"{i}.png")
+    return root
+
+
+def test_folder_memory_estimate_by_hand() -> None:
+    from archsearch.data import PEAK_COPIES, folder_memory_bytes
+
+    # 20,000 RGB images of 64x64: 3 x 64 x 64 = 12,288 values, 4 bytes each as float32 =
+    # 49,152 bytes an image, 983,040,000 for all; the peak is 1.75 such copies
+    assert PEAK_COPIES == 1.75
+    assert folder_memory_bytes(20_000, 3, (64, 64)) == 1_720_320_000
+    assert folder_memory_bytes(20_000, 3, (32, 32)) == 1_720_320_000 // 4
+
+
+def test_a_folder_that_would_not_fit_is_refused_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import archsearch.data as data_module
+    from archsearch.cli import app
+
+    root = _photo_folder(tmp_path / "photos")  # 2 classes x 5 RGB images of 16x16
+    # all 10 images at 16x16: 10 x 3 x 256 x 4 x 1.75 = 53,760 bytes; 50,000 available
+    monkeypatch.setattr(data_module, "available_memory_bytes", lambda: 50_000)
+    with pytest.raises(DataError) as refused:
+        load_dataset(f"folder:{root}")
+    # the largest side that fits: sqrt(50,000 / (10 x 3 x 4 x 1.75)) = sqrt(238.1) = 15.4
+    assert str(refused.value) == (
+        f"{root}: 10 images of 3x16x16 need about 0.0 GiB to load and 0.0 GiB is available:"
+        " search at a lower --resolution (at most ~15) or on fewer images (--train-limit)"
+    )
+    # --resolution applies while loading: at 8x8 they need 13,440 bytes, and load
+    small = load_dataset(f"folder:{root}", resolution=8)
+    assert small.input_size == (8, 8) and small.name == "folder@8x8"
+    assert len(small.y_train) + len(small.y_val) + len(small.y_test) == 10
+    # --train-limit: only the kept images are decoded. The test fifth is 1 per class (2),
+    # 4 of the other 8 are kept: 6 x 3 x 256 x 4 x 1.75 = 32,256 bytes, which fit
+    limited = load_dataset(f"folder:{root}", limit=4)
+    assert len(limited.y_train) + len(limited.y_val) == 4 and len(limited.y_test) == 2
+    # the CLI: one message naming the folder and the flags, exit 2
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        ["run", "--space", "mobile", "--dataset", f"folder:{root}", "--trials", "1",
+         "--runs-dir", str(tmp_path / "runs"), "--reports-dir", str(tmp_path / "reports")],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--resolution" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_folder_loads_as_before(tmp_path: Path) -> None:
+    # decoded as uint8 and normalised by the training split's statistics: the same tensors as
+    # the float images of [0, 1] gave (normalisation does not see the scale: (v / 255 - m /
+    # 255) / (s / 255) = (v - m) / s, up to float rounding and the 1e-6 added to s)
+    from PIL import Image
+
+    root = _photo_folder(tmp_path / "photos", per_class=6, side=10)
+    data = load_dataset(f"folder:{root}", val_fraction=0.25, seed=3)
+    files = sorted((root / "cat").glob("*.png")) + sorted((root / "dog").glob("*.png"))
+    raw = np.stack([np.asarray(Image.open(f), dtype=np.float64).transpose(2, 0, 1) for f in files])
+    # each image of the three splits is one of the files, normalised by the same affine map
+    everything = torch.cat([data.x_train, data.x_val, data.x_test]).double().numpy()
+    assert len(everything) == 12
+    flat_raw, flat = raw.reshape(12, 3, -1), everything.reshape(12, 3, -1)
+    for image in flat:
+        # a match: per channel, image = (raw - mean) / std with one (mean, std) per channel
+        errors = []
+        for candidate in flat_raw:
+            slope = np.array([np.polyfit(candidate[c], image[c], 1) for c in range(3)])
+            fitted = slope[:, :1] * candidate + slope[:, 1:]
+            errors.append(np.abs(fitted - image).max())
+        assert min(errors) < 1e-4
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
