@@ -3,17 +3,23 @@ epoch instead of starting over (the trainer's, the SPOS and DARTS supernets').
 
 A checkpoint is one ``torch.save`` file holding a ``signature`` (a digest of everything the
 training depends on: network, options, data) beside the state; one of other options is
-ignored, never resumed into the wrong training.
+ignored, never resumed into the wrong training. It holds tensors and plain data only (the
+random states included), and is read with ``weights_only=True``: a file that holds anything
+else — someone else's pickle, which could run code as it is read — is refused, not run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .errors import ArchsearchError
 
 
 def signature(**what: Any) -> str:
@@ -35,7 +41,24 @@ def load_checkpoint(path: Path | None, digest: str, device: torch.device) -> dic
     another training)."""
     if path is None or not path.is_file():
         return None
-    state = torch.load(path, map_location=device, weights_only=False)
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as refused:
+        # torch's words differ by version: "Unsupported global: GLOBAL x.y", "unsupported
+        # GLOBAL x.y whose module x is blocked"
+        forbidden = re.search(r"(?i)unsupported (?:global: )?GLOBAL ([\w.]+)", str(refused))
+        if forbidden:  # torch's restricted unpickler stopped at a callable: nothing ran
+            raise ArchsearchError(
+                f"{path}: not a checkpoint of this archsearch (it names {forbidden.group(1)},"
+                " and a checkpoint holds only tensors and plain data); nothing in it was run."
+                " Delete it to train from the start"
+            ) from None
+        raise ArchsearchError(
+            f"{path}: not a readable checkpoint ({type(refused).__name__}); delete it to train"
+            " from the start"
+        ) from None
+    if not isinstance(state, dict):
+        raise ArchsearchError(f"{path}: not a checkpoint (delete it to train from the start)")
     return state if state.get("signature") == digest else None
 
 
@@ -46,11 +69,13 @@ def random_states(generator: torch.Generator) -> dict[str, Any]:
 
     import numpy as np
 
+    name, keys, position, has_gauss, gauss = np.random.get_state(legacy=True)  # type: ignore[misc]
     return {
         "generator": generator.get_state(),
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "numpy": np.random.get_state(),
+        # numpy's state as a tensor and numbers: a checkpoint holds no numpy objects
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss],
         "python": random.getstate(),
     }
 
@@ -68,5 +93,7 @@ def restore_random_states(states: dict[str, Any], generator: torch.Generator) ->
     torch.set_rng_state(states["torch"].cpu())
     if states["cuda"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in states["cuda"]])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
+    name, keys, position, has_gauss, gauss = states["numpy"]
+    np.random.set_state((name, keys.cpu().numpy().astype(np.uint32), position, has_gauss, gauss))
+    version, internal, cached = states["python"]
+    random.setstate((version, tuple(internal), cached))

@@ -4,6 +4,7 @@ weights, with its split, warm-up, EMA and files."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from archsearch.architecture import Architecture, BlockSpec, Head
 from archsearch.cli import app
 from archsearch.data import load_dataset
-from archsearch.errors import ConfigError
+from archsearch.errors import ArchsearchError, ConfigError
 from archsearch.runs import FinalConfig, RunConfig, run_search, train_final
 from archsearch.runs.final import choose, final_data, final_train_config
 from archsearch.study import completed, record_of
@@ -67,7 +68,7 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(arch_file, tmp_pat
         [sys.executable, str(script), str(arch_file), str(killed), device], env=same_threads()
     )
     assert done.returncode == -9  # SIGKILL
-    assert torch.load(killed / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    assert torch.load(killed / "checkpoint.pt", weights_only=True)["epoch"] == 2  # no pickle
     assert not (killed / "weights.pt").exists()
 
     resumed = train_final(config(arch_file, killed, device=device))  # the same call again
@@ -174,3 +175,37 @@ def test_the_best_trial_of_a_run_is_trained_with_its_hyperparameters(tmp_path) -
 def test_bad_flags_exit_2_with_one_message(args: list[str], message: str, tmp_path) -> None:
     result = CliRunner().invoke(app, ["train", *args, "-o", str(tmp_path)])
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+class _Payload:
+    """What a hostile checkpoint.pt holds: unpickled, it would run a command."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_that_is_a_pickle_of_code_is_refused_and_runs_nothing(
+    arch_file, tmp_path
+) -> None:
+    out, marker = tmp_path / "out", tmp_path / "pwned"
+    out.mkdir()
+    torch.save({"signature": "x", "epoch": 1, "payload": _Payload(marker)}, out / "checkpoint.pt")
+    with pytest.raises(
+        ArchsearchError, match=r"checkpoint.pt: not a checkpoint of this archsearch"
+    ):
+        train_final(config(arch_file, out))
+    result = CliRunner().invoke(
+        app, ["train", "--arch", str(arch_file), "--dataset", "synthetic", "--epochs", "1",
+              "--device", "cpu", "-o", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "nothing in it was run" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+    assert not marker.exists()
+    # a file that is no checkpoint at all: one message too
+    (out / "checkpoint.pt").write_bytes(b"not a zip file")
+    with pytest.raises(ArchsearchError, match=r"checkpoint.pt: not a readable checkpoint"):
+        train_final(config(arch_file, out))
