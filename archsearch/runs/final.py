@@ -27,6 +27,7 @@ from ..architecture import Architecture
 from ..build import build_model
 from ..data import Dataset, load_dataset
 from ..errors import ArchsearchError, ConfigError, choice
+from ..folder_lock import folder_lock
 from ..networks import pick_network
 from ..profiler import architecture_costs
 from ..space.spec import HYPERPARAMETERS
@@ -199,7 +200,17 @@ def train_final(
     """Train ``config``'s network to the end (resuming from ``checkpoint.pt`` in the output
     folder when one of the same training is there) and write its files. ``on_start(what,
     epochs)`` once the network and data are ready; ``on_progress(result so far, epochs)``
-    after every epoch."""
+    after every epoch. The output folder is locked throughout (one writer)."""
+    with folder_lock(Path(config.output), "choose another output folder (-o)"):
+        return _train_final(config, on_progress, on_message, on_start)
+
+
+def _train_final(
+    config: FinalConfig,
+    on_progress: Callable[[TrainResult, int], None] | None,
+    on_message: Callable[[str], None] | None,
+    on_start: Callable[[str, int], None] | None,
+) -> FinalResult:
     chosen = choose(config)
     data = final_data(chosen, config)
     train_config = final_train_config(chosen, config)

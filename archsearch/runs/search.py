@@ -16,6 +16,7 @@ import torch
 
 from ..build import build_model
 from ..data import Dataset
+from ..folder_lock import folder_lock
 from ..objective import Candidates
 from ..searchers import Budget
 from ..study import (
@@ -59,7 +60,26 @@ def run_search(
     """Search (or, with a fixed architecture in ``candidates``, tune) and store the results.
     ``points``: a grid run's points, when not all of them (:func:`._loop.distinct_points`).
     ``finish_interrupted``: Ctrl-C ends the search, not the call: the front so far is tested
-    and reported, and the result says ``interrupted`` (else KeyboardInterrupt propagates)."""
+    and reported, and the result says ``interrupted`` (else KeyboardInterrupt propagates).
+    A run with its study in its folder holds the folder's lock throughout (one writer)."""
+    if config.storage is not None:  # a shared study: other processes are meant to join it
+        return _run_search(config, candidates, space_text, progress, data, points,
+                           finish_interrupted)  # fmt: skip
+    remedy = "choose another run name (--name)"
+    with folder_lock(config.run_dir, remedy):
+        return _run_search(config, candidates, space_text, progress, data, points,
+                           finish_interrupted)  # fmt: skip
+
+
+def _run_search(
+    config: RunConfig,
+    candidates: Candidates | None,
+    space_text: str | None,
+    progress: RunProgress | None,
+    data: Dataset | None,
+    points: list[dict[str, Any]] | None,
+    finish_interrupted: bool,
+) -> RunResult:
     progress = progress or RunProgress()
     started = time.perf_counter()
     device = resolve_device(config.device)
