@@ -155,3 +155,28 @@ def test_a_killed_run_leaves_no_trial_running_once_the_worker_is_done(
     (failed,) = study.get_trials(states=(optuna.trial.TrialState.FAIL,))  # the run's trial
     retried = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number
     assert [retried(t) for t in study.trials if retried(t) is not None] == [failed.number]
+
+
+def test_a_connection_the_server_cut_is_replaced(postgres_url: str) -> None:
+    # each process keeps at most 2 + 1 connections (24 workers: 72 of PostgreSQL's default
+    # 100) and tests a pooled connection before use; a connection the server cut (an idle
+    # timeout, a restart, pg_terminate_backend) does not fail the process's next write
+    import sqlalchemy
+
+    storage = open_storage(postgres_url)
+    pool = storage.engine.pool
+    assert (pool.size(), pool._max_overflow, pool._pre_ping, pool._recycle) == (2, 1, True, 1800)
+    study = optuna.create_study(storage=storage, study_name=f"cut-{time.time_ns()}")
+    study.enqueue_trial({"x": 1.0})
+    admin = sqlalchemy.create_engine(postgres_url, poolclass=sqlalchemy.pool.NullPool)
+    with admin.connect() as connection:
+        cut = connection.execute(
+            sqlalchemy.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
+    assert cut >= 1  # the storage's pooled connection, at least
+    study.enqueue_trial({"x": 2.0})  # on a new connection: no OperationalError
+    assert [t.params for t in study.get_trials()] == [{}, {}]  # two queued (params on ask)
+    assert len(study.get_trials()) == 2

@@ -50,6 +50,19 @@ GRACE_BEATS = 3
 
 
 # --- storage ---------------------------------------------------------------------------------
+#: SQLAlchemy's connection pool for a database server (PostgreSQL ...), per process: a worker
+#: uses one connection at a time plus its heartbeat thread's, so 2 kept and 1 more at a peak
+#: (SQLAlchemy's default, 5 + 10, lets a few dozen workers exhaust PostgreSQL's default 100
+#: connections); a connection is tested before use (pre-ping: the server or a firewall may
+#: have dropped an idle one, optuna#5600) and replaced after 30 minutes
+SERVER_ENGINE: dict[str, Any] = {
+    "pool_size": 2,
+    "max_overflow": 1,
+    "pool_pre_ping": True,
+    "pool_recycle": 1800,
+}
+
+
 def open_storage(url: str, heartbeat: int | None = None) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``; a clear :class:`ArchsearchError` if it cannot be opened.
 
@@ -72,7 +85,7 @@ def open_storage(url: str, heartbeat: int | None = None) -> optuna.storages.Base
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if url.startswith("sqlite:///"):
                 return _sqlite(url, options)
-            return optuna.storages.RDBStorage(url, **options)
+            return optuna.storages.RDBStorage(url, engine_kwargs=SERVER_ENGINE, **options)
     except ImportError:
         hint = (
             " (for PostgreSQL: pip install 'archsearch[postgres]')"
