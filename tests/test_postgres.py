@@ -180,3 +180,31 @@ def test_a_connection_the_server_cut_is_replaced(postgres_url: str) -> None:
     study.enqueue_trial({"x": 2.0})  # on a new connection: no OperationalError
     assert [t.params for t in study.get_trials()] == [{}, {}]  # two queued (params on ask)
     assert len(study.get_trials()) == 2
+
+
+@pytest.mark.scale
+def test_twenty_four_workers_on_one_server(
+    postgres_url: str, tmp_path: Path, tiny_space: Path
+) -> None:
+    # 24 worker processes, 1 thread each, tiny trials, one study: no "too many clients" (each
+    # keeps at most 3 connections: 72 of the server's 100), every worker ends cleanly, nothing
+    # is left RUNNING, and the budget of 48 is met — each worker checks it before a trial, so
+    # at most one more per other worker can finish (48 + 23)
+    run_search(
+        RunConfig(
+            space=str(tiny_space), dataset="synthetic", searcher="random", pruner="none",
+            name="pg24", trials=1, epochs=2, device="cpu", storage=postgres_url, study="pg24",
+            runs_dir=str(tmp_path / "runs"), reports_dir=str(tmp_path / "reports"),
+        )
+    )  # fmt: skip
+    workers = start_workers(postgres_url, "pg24", tmp_path, count=24, trials=48)
+    errors = [w.communicate(timeout=600)[1].decode() for w in workers]
+    assert [w.returncode for w in workers] == [0] * 24, [e[-500:] for e in errors if e][:2]
+    assert not [e for e in errors if "too many clients" in e]
+    study = optuna.load_study(study_name="pg24", storage=open_storage(postgres_url))
+    states = [t.state for t in study.get_trials()]
+    assert optuna.trial.TrialState.RUNNING not in states
+    done = completed(study)
+    assert 48 <= len(done) <= 48 + 23, len(done)
+    assert len({t.number for t in done}) == len(done)
+    assert all(t.values is not None and len(t.values) == 2 for t in done)
