@@ -125,7 +125,6 @@ def load_dataset(
             resolution=resolution,
         )
     if kind == "folder":
-        # resized as it is decoded: photos at full size need not fit in memory
         # resized as it is decoded, and only the images the search keeps are decoded: photos
         # at full size need not fit in memory
         root = _need_dir(location, spec)
@@ -165,13 +164,23 @@ def _prepared(
     """Every loader's last steps: the search's share of the training images (per class), the
     validation split (``val`` as given, else cut per class), normalisation, the input size."""
     x_train, y_train = train
-    if fraction is not None:
-        limit = min(limit or len(y_train), max(1, round(fraction * len(y_train))))
-    if limit is not None and limit < len(y_train):
-        keep = _stratified_subset(y_train, limit, seed)
+    keep = search_share(y_train, limit, fraction, seed)
+    if keep is not None:
         x_train, y_train = x_train[keep], y_train[keep]
     data = _finish(name, x_train, y_train, *test, natural, val_fraction, seed, val)
     return data if resolution is None else resized(data, resolution)
+
+
+def search_share(
+    labels: np.ndarray, limit: int | None, fraction: float | None, seed: int
+) -> np.ndarray | None:
+    """The training images a search keeps (``limit`` images or a ``fraction``, drawn per
+    class): their indices into ``labels``, or None for all of them."""
+    if fraction is not None:
+        limit = min(limit or len(labels), max(1, round(fraction * len(labels))))
+    if limit is None or limit >= len(labels):
+        return None
+    return _stratified_subset(labels, limit, seed)
 
 
 def resized(data: Dataset, resolution: int) -> Dataset:
@@ -518,11 +527,11 @@ def _folder(
     # only these images are decoded
     y = np.asarray([label for label, _ in files])
     train_idx, test_idx = _stratified_split(y, 0.2, seed)
-    if fraction is not None:
-        limit = min(limit or len(train_idx), max(1, round(fraction * len(train_idx))))
-    if limit is not None and limit < len(train_idx):
-        train_idx = train_idx[_stratified_subset(y[train_idx], limit, seed)]
-    files = [files[i] for i in np.concatenate([train_idx, test_idx])]
+    keep = search_share(y[train_idx], limit, fraction, seed)
+    if keep is not None:
+        train_idx = train_idx[keep]
+    order = np.concatenate([train_idx, test_idx])
+    files, labels = [files[i] for i in order], y[order]
     target = (resolution, resolution) if resolution else size
     channels = 1 if grey else 3
     needed = folder_memory_bytes(len(files), channels, (target[1], target[0]))
@@ -557,7 +566,6 @@ def _folder(
             progress.advance(task)
     x = pixels.transpose(0, 3, 1, 2)  # NCHW, a view: the data stays uint8 until _finish
     kept = len(train_idx)
-    labels = np.asarray([label for label, _ in files])
     native = (size[1], size[0])
     train, test = (x[:kept], labels[:kept]), (x[kept:], labels[kept:])
     return train, test, not grey, native

@@ -111,12 +111,11 @@ def _workers(value: Any) -> int | Literal["auto"]:
     """``--workers``: ``auto`` or a count of at least 1 (the flag gives text)."""
     if value == "auto":
         return "auto"
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError("workers", f"auto or a number of processes, got {value!r}") from None
-    if count != value and str(count) != str(value).strip():
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
         raise ConfigError("workers", f"auto or a number of processes, got {value!r}")
+    count = value
     if count < 1:
         raise ConfigError("workers", "must be at least 1 (or auto)")
     return count

@@ -62,13 +62,16 @@ def run_search(
     ``finish_interrupted``: Ctrl-C ends the search, not the call: the front so far is tested
     and reported, and the result says ``interrupted`` (else KeyboardInterrupt propagates).
     A run with its study in its folder holds the folder's lock throughout (one writer)."""
-    if config.storage is not None:  # a shared study: other processes are meant to join it
-        return _run_search(config, candidates, space_text, progress, data, points,
-                           finish_interrupted)  # fmt: skip
-    remedy = "choose another run name (--name)"
-    with folder_lock(config.run_dir, remedy):
-        return _run_search(config, candidates, space_text, progress, data, points,
-                           finish_interrupted)  # fmt: skip
+    # a shared study (--storage) is meant to be joined by other processes: not locked
+    lock = (
+        contextlib.nullcontext()
+        if config.storage is not None
+        else folder_lock(config.run_dir, "choose another run name (--name)")
+    )
+    with lock:
+        return _run_search(
+            config, candidates, space_text, progress, data, points, finish_interrupted
+        )
 
 
 def _run_search(

@@ -211,7 +211,9 @@ def run_local_workers(
     assert config.workers != "auto"  # resolved by the run
     devices = worker_devices(config.devices or config.device, config.workers)
     threads = max(1, available_cores() // config.workers)
-    processes = []
+    processes: list[subprocess.Popen[str]] = []
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    logs = [config.run_dir / f"worker-{index}.log" for index in range(config.workers)]
     for index in range(config.workers):
         command = worker_command(
             storage,
@@ -224,9 +226,12 @@ def run_local_workers(
         )
         if timeout is not None:
             command += ["--timeout", f"{max(timeout, 0.0):.3f}"]
-        processes.append(
-            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        )
+        # its messages go to a file, not a pipe: nobody reads a pipe while the run lasts, and
+        # a full one (64 KB of warnings) would stop the worker
+        with logs[index].open("w") as log:
+            processes.append(
+                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
+            )
     seen = 0
     try:
         while any(p.poll() is None for p in processes):
@@ -241,9 +246,10 @@ def run_local_workers(
     except KeyboardInterrupt:
         stop_workers(processes)
         raise
-    failures = [p.stderr.read() if p.stderr else "" for p in processes if p.returncode]
-    if failures and len(judged(study)) < trials:
-        raise ConfigError("workers", "a worker failed: " + failures[0].strip().splitlines()[-1])
+    failed = [log for log, p in zip(logs, processes, strict=True) if p.returncode]
+    if failed and len(judged(study)) < trials:
+        last = (failed[0].read_text().strip().splitlines() or ["no message"])[-1]
+        raise ConfigError("workers", f"a worker failed: {last} (its messages: {failed[0]})")
 
 
 def stop_workers(processes: list[subprocess.Popen[str]], wait_s: float = 30.0) -> None:
