@@ -213,6 +213,25 @@ def enqueue_retry(study: optuna.Study, trial: FrozenTrial | optuna.Trial) -> Non
     study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **carried})
 
 
+def requeue_unstarted(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Queue again a trial taken from the queue (a retry, a grid point) that will not run
+    after all: its fixed parameters and attributes go back, for a worker with room."""
+    fixed = study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
+    if fixed:  # a fresh trial (nothing queued) has nothing to give back
+        study.enqueue_trial(fixed, user_attrs=dict(trial.user_attrs))
+
+
+def fail_stale(study: optuna.Study) -> list[FrozenTrial]:
+    """Fail the trials of dead workers (:func:`stale_trials`), saying why; Optuna's retry
+    callback queues each again. Returns them."""
+    stale = stale_trials(study)
+    for trial in stale:
+        mark(trial, STATUS_FAILED, "its worker went silent (no heartbeat)", study)
+    if stale:
+        optuna.storages.fail_stale_trials(study)
+    return stale
+
+
 def weights_file(weights_dir: Path, number: int) -> Path:
     """Where trial ``number``'s trained weights are kept."""
     return weights_dir / f"trial_{number}.pt"
@@ -299,9 +318,36 @@ def judged(study: optuna.Study) -> list[FrozenTrial]:
     return [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        if status_of(t) == STATUS_OK
-        or (status_of(t) == STATUS_PRUNED and record_of(t).get("epochs"))
+        if is_judged(t)
     ]
+
+
+def is_judged(trial: FrozenTrial) -> bool:
+    """Whether a search budget counts ``trial`` (see :func:`judged`)."""
+    if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED):
+        return False
+    status = status_of(trial)
+    if status == STATUS_PRUNED:  # stopped early: counted once it trained an epoch
+        return bool(record_of(trial).get("epochs"))
+    return status == STATUS_OK
+
+
+def places_taken(trials: list[FrozenTrial], below: int | None = None) -> int:
+    """The places of a search budget that ``trials`` hold: judged trials, and running ones
+    (each may end judged); with ``below``, only trials numbered below it.
+
+    Workers sharing a study keep the budget exact with it: a worker starts a trial only while
+    ``places_taken(all) < budget``, and a trial it has started trains only while
+    ``places_taken(all, below=its number) < budget``. The second check makes the count exact
+    when workers start trials at the same moment: of the trials that pass it, the k-th by
+    number saw the k - 1 before it (each running or judged then, having been created before
+    it), so at most ``budget`` pass.
+    """
+    return sum(
+        1
+        for t in trials
+        if (below is None or t.number < below) and (t.state == TrialState.RUNNING or is_judged(t))
+    )
 
 
 def status_counts(study: optuna.Study) -> dict[str, int]:

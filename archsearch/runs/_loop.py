@@ -179,7 +179,7 @@ def search(
             searcher.search(
                 study,
                 lambda t: evaluate_trial(t, ctx),
-                budget,
+                replace(budget, shared=shared),
                 [lambda *args: ctrl_c.check(), *callbacks],
             )
         except KeyboardInterrupt:

@@ -33,15 +33,13 @@ from ..space import SearchSpace, read_space_text, space_from_text
 from ..study import (
     GRID_POINT,
     OBJECTIVES,
-    STATUS_FAILED,
     RunRecord,
     fail_and_retry,
+    fail_stale,
     heartbeat_seconds,
-    mark,
     record_device,
     record_run,
     run_record,
-    stale_trials,
 )
 from .config import RunConfig
 
@@ -407,12 +405,7 @@ def settle_stale_trials(study: optuna.Study, poll_s: float = 1.0) -> int:
     deadline = time.monotonic() + GRACE_BEATS * interval + poll_s
     failed = 0
     while True:
-        stale = stale_trials(study)
-        for trial in stale:
-            mark(trial, STATUS_FAILED, "its worker went silent (no heartbeat)", study)
-        if stale:
-            optuna.storages.fail_stale_trials(study)  # and Optuna's retry queues it again
-            failed += len(stale)
+        failed += len(fail_stale(study))
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if not running or time.monotonic() >= deadline:
             return failed

@@ -22,6 +22,9 @@ class Budget:
     trials: int  # judged trials to reach: trained to the end or stopped early by the pruner
     timeout: float | None = None  # seconds of wall time, for this invocation
     max_attempts: int | None = None  # cap on trials started (infeasible ones are cheap)
+    #: other processes train into the same study: each trial takes one of the budget's places
+    #: before it trains (see :func:`archsearch.study.places_taken`), so the count is exact
+    shared: bool = False
 
 
 class BaseSearcher(abc.ABC):

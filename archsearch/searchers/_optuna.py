@@ -12,12 +12,24 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import ArchsearchError
-from ..study import GRID_POINT, STATUS_PRUNED, judged, mark
+from ..study import (
+    GRID_POINT,
+    STATUS_PRUNED,
+    fail_stale,
+    judged,
+    mark,
+    places_taken,
+    requeue_unstarted,
+)
 from ._base import BaseSearcher, Budget, TrialCallback, guarded
 
 SamplerName = Literal["random", "grid", "tpe", "nsga2", "gp"]
 SEARCHERS: tuple[SamplerName, ...] = get_args(SamplerName)
 STORAGE_RETRY_SECONDS = (1, 2, 4, 8, 16)  # back-off while the study's database is away
+#: how often a worker whose budget places are all taken looks again (one query each time)
+ROOM_POLL_SECONDS = 0.5
+#: the states :func:`places_taken` reads
+_PLACE_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
 class OptunaSearcher(BaseSearcher):
@@ -78,7 +90,9 @@ class OptunaSearcher(BaseSearcher):
         budget: Budget,
         callbacks: Sequence[TrialCallback] = (),
     ) -> None:
-        if len(judged(study)) >= budget.trials:
+        started = time.monotonic()
+        deadline = None if budget.timeout is None else started + budget.timeout
+        if not _room(study, budget, deadline):
             return
         # a grid run evaluates exactly the queued grid points (queued when the study was made;
         # workers take queued trials atomically): it ends when the queue is empty
@@ -93,14 +107,21 @@ class OptunaSearcher(BaseSearcher):
             if grid and not trial.user_attrs.get(GRID_POINT):
                 mark(trial, STATUS_PRUNED, "grid exhausted by other workers")
                 raise optuna.TrialPruned()
+            if budget.shared:
+                trials = study.get_trials(deepcopy=False, states=_PLACE_STATES)
+                if places_taken(trials, below=trial.number) >= budget.trials:
+                    # another worker started a trial at the same moment and took the last
+                    # place: this one gives its place back untrained (a queued one, requeued)
+                    requeue_unstarted(study, trial)
+                    mark(trial, STATUS_PRUNED, "not trained: other workers took the budget")
+                    raise optuna.TrialPruned()
             return guarded_evaluate(trial)
 
         def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             self.after_trial(study, trial, callbacks)
-            if len(judged(study)) >= budget.trials or (grid and not _waiting(study)):
+            if not _room(study, budget, deadline) or (grid and not _waiting(study)):
                 study.stop()
 
-        started = time.monotonic()
         # Optuna's own loop: failures are caught and recorded (catch), the grid sampler can
         # stop the study when exhausted, Ctrl-C marks the running trial failed.
         waits = iter(STORAGE_RETRY_SECONDS)
@@ -110,7 +131,7 @@ class OptunaSearcher(BaseSearcher):
                 None if budget.timeout is None else budget.timeout - (time.monotonic() - started)
             )
             try:
-                if len(judged(study)) >= budget.trials or (grid and not _waiting(study)):
+                if not _room(study, budget, deadline) or (grid and not _waiting(study)):
                     break
                 if remaining is not None and remaining <= 0:
                     break
@@ -143,6 +164,25 @@ class OptunaSearcher(BaseSearcher):
                 f"{limit} candidates tried and only {len(judged(study))} trained: the"
                 " constraints or the space leave too few feasible candidates"
             )
+
+
+def _room(study: optuna.Study, budget: Budget, deadline: float | None) -> bool:
+    """Whether to start another trial: the budget is not met. In a study that other workers
+    share, also wait until one of its places is free (each running trial holds one, as it
+    may end judged) — or the budget is met, or the time is up. A dead worker's trial frees
+    its place once its heartbeat is stale (and is queued again)."""
+    if not budget.shared:
+        return len(judged(study)) < budget.trials
+    while True:
+        trials = study.get_trials(deepcopy=False, states=_PLACE_STATES)
+        if places_taken(trials) < budget.trials:
+            return True
+        if places_taken([t for t in trials if t.state != TrialState.RUNNING]) >= budget.trials:
+            return False  # met: the judged trials fill it
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        if not fail_stale(study):
+            time.sleep(ROOM_POLL_SECONDS)
 
 
 def _waiting(study: optuna.Study) -> bool:
