@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .errors import ArchsearchError
+from .errors import ArchsearchError, as_disk_full
 
 
 def signature(**what: Any) -> str:
@@ -30,9 +30,27 @@ def signature(**what: Any) -> str:
 
 def save_checkpoint(path: Path, digest: str, state: dict[str, Any]) -> None:
     """Write ``state`` so that a kill mid-write leaves the previous checkpoint intact."""
+    save_tensors({"signature": digest, **state}, path)
+
+
+def save_tensors(state: Any, path: Path) -> None:
+    """``torch.save`` ``state`` to ``path`` whole or not at all: written beside it, then
+    renamed over it, so a kill or a full disk mid-write leaves the previous file intact. A
+    full disk raises :class:`~archsearch.errors.DiskFull` naming ``path`` (and removes the
+    part written, to give its space back)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    torch.save({"signature": digest, **state}, partial)
+    try:
+        # through a file object: torch reports a failed write from a path only as "unexpected
+        # pos", while a file object's OSError (errno ENOSPC) stays in the error's chain
+        with partial.open("wb") as handle:
+            torch.save(state, handle)
+    except Exception as error:
+        partial.unlink(missing_ok=True)
+        full = as_disk_full(error, path)
+        if full is not None:
+            raise full from error
+        raise
     partial.replace(path)
 
 

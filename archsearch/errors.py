@@ -7,7 +7,10 @@ instead of showing a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import errno
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 Choice = TypeVar("Choice", bound=str)
@@ -70,6 +73,89 @@ class ConfigError(ArchsearchError):
         """The message with ``label`` (a field or a flag) in front."""
         separator = " " if self.reason.startswith("'") else ": "
         return f"{label}{separator}{self.reason}"
+
+
+class DiskFull(ArchsearchError):
+    """A write failed because the disk holding ``path`` is full. The run stops (it does not
+    go on failing every candidate); what it had recorded stays, and the same command resumes
+    it once there is space."""
+
+    WORDS = "the disk is full"
+
+    def __init__(self, path: str | Path, free: int | None = None) -> None:
+        self.path = Path(path)
+        self.free = _free_bytes(self.path) if free is None else free
+        room = "" if self.free is None else f" ({self.free / 2**20:,.1f} MiB free)"
+        super().__init__(
+            f"{self.path}: {self.WORDS}{room}; free some space and run the same command"
+            " again: it goes on from where it stopped"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.path, self.free)
+
+
+#: errno values of a full disk (out of space; out of the user's quota)
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+SQLITE_FULL = 13  # sqlite3's result code "database or disk is full"
+
+
+def disk_full_cause(error: BaseException) -> BaseException | None:
+    """The full disk behind ``error``, if that is what it is: an ``OSError`` of a full disk or
+    SQLite's "database or disk is full", found anywhere in its chain of causes (torch.save and
+    Optuna's storage wrap them in errors of their own)."""
+    for cause in _chain(error):
+        if isinstance(cause, DiskFull):
+            return cause
+        if isinstance(cause, OSError) and cause.errno in _FULL_ERRNOS:
+            return cause
+        if getattr(cause, "sqlite_errorcode", None) == SQLITE_FULL:
+            return cause
+    return None
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        cause = stack.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        yield cause
+        stack += [cause.__cause__, cause.__context__, getattr(cause, "orig", None)]
+
+
+def as_disk_full(error: BaseException, path: str | Path) -> DiskFull | None:
+    """``error`` as a :class:`DiskFull` naming the file it failed to write (or ``path``, the
+    one being written), or ``None`` when the disk is not what failed."""
+    cause = disk_full_cause(error)
+    if cause is None:
+        return None
+    if isinstance(cause, DiskFull):
+        return cause
+    return DiskFull(getattr(cause, "filename", None) or path)
+
+
+#: free space under which a disk counts as full (a write of a few pages fails)
+NEARLY_FULL_BYTES = 1 << 20
+
+
+def nearly_full(path: str | Path) -> bool:
+    """Whether the disk holding ``path`` has under :data:`NEARLY_FULL_BYTES` free."""
+    free = _free_bytes(Path(path))
+    return free is not None and free < NEARLY_FULL_BYTES
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Free bytes on the disk holding ``path`` (its nearest existing folder)."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            try:
+                return shutil.disk_usage(folder).free
+            except OSError:
+                return None
+    return None
 
 
 def choice(

@@ -24,6 +24,7 @@ from torch import nn
 
 from .architecture import Architecture
 from .build import build_model
+from .checkpoint import save_tensors
 from .errors import ArchsearchError, ConfigError, choice
 from .profiler import profile_model
 from .study import (
@@ -213,7 +214,7 @@ def _export(
         "profile": str(out / "profile.json"),
     }
     Path(files["architecture"]).write_text(arch.to_json(indent=2) + "\n")
-    torch.save(model.state_dict(), files["weights"])
+    save_tensors(model.state_dict(), Path(files["weights"]))
     torch.export.save(program, files["program"])
     onnx_diff = None
     if "onnx" in formats:

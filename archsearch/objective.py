@@ -20,6 +20,7 @@ from torch import nn
 
 from .architecture import Architecture
 from .build import build_model
+from .checkpoint import save_tensors
 from .data import Dataset
 from .profiler import QUICK_LATENCY, LatencyBackend, measure_latency, static_costs
 from .proxies import ProxyBatch, score_candidate
@@ -132,7 +133,7 @@ def evaluate_trial(trial: optuna.Trial, ctx: TrialContext) -> list[float]:
     hook = epoch_hook(trial, ctx.objectives, config.epochs, ctx.on_epoch, ctx.deadline)
     result = train(model, data, config, ctx.device, hook)
     if ctx.weights_dir is not None:
-        torch.save(model.state_dict(), weights_file(ctx.weights_dir, trial.number))
+        save_tensors(model.state_dict(), weights_file(ctx.weights_dir, trial.number))
     record_result(trial, result, time.perf_counter() - started)
     values = {**costs, "val_accuracy": result.val_accuracy}
     return [float(values[OBJECTIVE_ATTRS[name]]) for name in ctx.objectives]

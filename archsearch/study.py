@@ -22,8 +22,10 @@ run, a worker, a report, an export or a final training needs nothing but the stu
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -201,10 +203,12 @@ def mark(
 
 
 def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
-    """Fail a trial that a dead (or stopped) process left RUNNING, and queue it again."""
+    """Fail a trial that a dead (or stopped) process left RUNNING, and queue it again —
+    queued first: a process killed in between leaves it RUNNING (failed again later, a retry
+    too many at worst), never failed without a retry."""
     mark(trial, STATUS_FAILED, reason, study)
-    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     enqueue_retry(study, trial)
+    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
 
 
 def enqueue_retry(study: optuna.Study, trial: FrozenTrial | optuna.Trial) -> None:
@@ -215,21 +219,84 @@ def enqueue_retry(study: optuna.Study, trial: FrozenTrial | optuna.Trial) -> Non
 
 def requeue_unstarted(study: optuna.Study, trial: optuna.Trial) -> None:
     """Queue again a trial taken from the queue (a retry, a grid point) that will not run
-    after all: its fixed parameters and attributes go back, for a worker with room."""
-    fixed = study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
-    if fixed:  # a fresh trial (nothing queued) has nothing to give back
-        study.enqueue_trial(fixed, user_attrs=dict(trial.user_attrs))
+    after all: its parameters (queued as fixed ones, or a retry's own) and attributes go back
+    as they were, for a worker with room."""
+    taken = study._storage.get_trial(trial._trial_id)
+    if "fixed_params" in taken.system_attrs or taken.params:  # a fresh trial: nothing to give
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.WAITING,
+                params=taken.params,
+                distributions=taken.distributions,
+                user_attrs=taken.user_attrs,
+                system_attrs=taken.system_attrs,
+            )
+        )
 
 
 def fail_stale(study: optuna.Study) -> list[FrozenTrial]:
-    """Fail the trials of dead workers (:func:`stale_trials`), saying why; Optuna's retry
-    callback queues each again. Returns them."""
-    stale = stale_trials(study)
-    for trial in stale:
-        mark(trial, STATUS_FAILED, "its worker went silent (no heartbeat)", study)
-    if stale:
-        optuna.storages.fail_stale_trials(study)
-    return stale
+    """Fail the trials of dead workers (:func:`stale_trials`), saying why, and queue each
+    again through the storage's stale-trial callback (Optuna's retry), as Optuna's
+    ``fail_stale_trials`` does for the trials it can see; then queue again any trial that
+    such a failing left without its retry (:func:`requeue_lost_retries`). Returns those this
+    call failed."""
+    storage = study._storage
+    callback = storage.get_heartbeat_stale_trial_callback()
+    failed = []
+    for trial in stale_trials(study):
+        try:
+            mark(trial, STATUS_FAILED, SILENT_WORKER, study)
+            if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker failed it first (and queued it again)
+        failed.append(trial)
+        if callback is not None:
+            callback(study, _without_failure(storage.get_trial(trial._trial_id)))
+    requeue_lost_retries(study)
+    return failed
+
+
+SILENT_WORKER = "its worker went silent (no heartbeat)"
+
+
+def requeue_lost_retries(study: optuna.Study) -> list[int]:
+    """Queue the retry of each trial failed as a dead worker's whose retry was never queued:
+    failing it and queuing it are two writes, and the process between them may be killed too,
+    or lose the database. Such a trial failed longer ago than the grace period (by then its
+    retry would be queued) is retried through the storage's stale-trial callback. Returns the
+    numbers of the trials queued again."""
+    storage = study._storage
+    callback = storage.get_heartbeat_stale_trial_callback()
+    interval = heartbeat_seconds(storage)
+    if callback is None or not interval:
+        return []
+    grace = getattr(_rdb(storage), "grace_period", None) or 2 * interval
+    settled_before = datetime.now() - timedelta(seconds=grace)
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+    retried |= {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+    lost = [
+        t
+        for t in trials
+        if t.state == TrialState.FAIL
+        and t.number not in retried
+        # failed by a heartbeat check (Optuna's leaves no status; archsearch's says why), not
+        # a candidate that failed in its own worker
+        and t.user_attrs.get("reason", SILENT_WORKER) == SILENT_WORKER
+        and t.datetime_complete is not None
+        and t.datetime_complete < settled_before
+    ]
+    for trial in lost:
+        callback(study, _without_failure(copy.deepcopy(trial)))
+    return [t.number for t in lost]
+
+
+def _without_failure(trial: FrozenTrial) -> FrozenTrial:
+    """``trial`` for its retry, which copies its attributes: not the failure's, or the retry,
+    once trained, would read as failed."""
+    trial.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("status", "reason")}
+    return trial
 
 
 def weights_file(weights_dir: Path, number: int) -> Path:
@@ -287,13 +354,38 @@ def heartbeat_seconds(storage: optuna.storages.BaseStorage) -> int | None:
 
 
 def stale_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """RUNNING trials whose worker has stopped sending heartbeats (a dead worker's)."""
+    """RUNNING trials whose worker has stopped sending heartbeats (a dead worker's) — or never
+    sent one: a worker killed between creating its trial and the trial's first heartbeat
+    leaves a trial that Optuna never sees as stale (it looks only at trials with a heartbeat);
+    one older than the storage's grace period is stale here."""
     storage = study._storage
-    if not heartbeat_seconds(storage):
+    interval = heartbeat_seconds(storage)
+    if not interval:
         return []
     stale = set(storage._get_stale_trial_ids(study._study_id))  # no public reader in Optuna
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    return [t for t in running if t._trial_id in stale]
+    grace = getattr(_rdb(storage), "grace_period", None) or 2 * interval
+    silent_since = datetime.now() - timedelta(seconds=grace)  # Optuna's clock for the start
+    old = [t for t in running if t.datetime_start is not None and t.datetime_start < silent_since]
+    silent = {t._trial_id for t in old} - (
+        _with_heartbeats(storage, [t._trial_id for t in old]) if old else set()
+    )
+    return [t for t in running if t._trial_id in stale | silent]
+
+
+def _rdb(storage: optuna.storages.BaseStorage) -> Any:
+    return getattr(storage, "_backend", storage)  # Optuna's cache around an RDB storage
+
+
+def _with_heartbeats(storage: optuna.storages.BaseStorage, trial_ids: list[int]) -> set[int]:
+    """Those of ``trial_ids`` that have a heartbeat recorded (Optuna's trial_heartbeats)."""
+    from optuna.storages._rdb.models import TrialHeartbeatModel
+    from sqlalchemy import select
+
+    engine = _rdb(storage).engine
+    query = select(TrialHeartbeatModel.trial_id).where(TrialHeartbeatModel.trial_id.in_(trial_ids))
+    with engine.connect() as connection:
+        return {row[0] for row in connection.execute(query)}
 
 
 def format_value(name: str, value: float) -> str:
@@ -334,19 +426,21 @@ def is_judged(trial: FrozenTrial) -> bool:
 
 def places_taken(trials: list[FrozenTrial], below: int | None = None) -> int:
     """The places of a search budget that ``trials`` hold: judged trials, and running ones
-    (each may end judged); with ``below``, only trials numbered below it.
+    (each may end judged); with ``below``, only trials numbered below it, queued ones too.
 
     Workers sharing a study keep the budget exact with it: a worker starts a trial only while
     ``places_taken(all) < budget``, and a trial it has started trains only while
     ``places_taken(all, below=its number) < budget``. The second check makes the count exact
     when workers start trials at the same moment: of the trials that pass it, the k-th by
-    number saw the k - 1 before it (each running or judged then, having been created before
-    it), so at most ``budget`` pass.
+    number saw the k - 1 before it (each queued, running or judged then, having been created
+    before it), so at most ``budget`` pass. Queued trials count there because a queued one
+    (a retry) keeps the low number of when it was queued, not of when it starts.
     """
+    held = (TrialState.RUNNING,) if below is None else (TrialState.RUNNING, TrialState.WAITING)
     return sum(
         1
         for t in trials
-        if (below is None or t.number < below) and (t.state == TrialState.RUNNING or is_judged(t))
+        if (below is None or t.number < below) and (t.state in held or is_judged(t))
     )
 
 

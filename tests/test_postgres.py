@@ -68,22 +68,7 @@ def test_worker_rides_out_a_database_restart(
     postgres_server, tmp_path: Path, tiny_space: Path
 ) -> None:
     url = postgres_server.url
-    run_search(
-        RunConfig(
-            space=str(tiny_space),
-            dataset="synthetic",
-            searcher="random",
-            pruner="none",  # these tests count trials trained to the end
-            name="pgr",
-            trials=1,
-            epochs=60,
-            device="cpu",
-            storage=url,
-            study="pgr",
-            runs_dir=str(tmp_path / "runs"),
-            reports_dir=str(tmp_path / "reports"),
-        )
-    )
+    create_shared_study(url, "pgr", tmp_path, tiny_space, epochs=60)
     (worker,) = start_workers(url, "pgr", tmp_path, 1, 5)
     study = optuna.load_study(study_name="pgr", storage=open_storage(url))
     deadline = time.monotonic() + 60
@@ -150,7 +135,9 @@ def test_a_killed_run_leaves_no_trial_running_once_the_worker_is_done(
     run.wait()
     assert worker.wait(timeout=300) == 0, worker.stderr.read().decode()[-2500:]
     study = optuna.load_study(study_name="rk", storage=storage)
-    assert len(completed(study)) >= 4
+    assert len(completed(study)) >= 4, [
+        (t.number, t.state.name, t.user_attrs.get("reason"), t.system_attrs) for t in study.trials
+    ]
     assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
     (failed,) = study.get_trials(states=(optuna.trial.TrialState.FAIL,))  # the run's trial
     retried = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number
@@ -161,25 +148,53 @@ def test_a_connection_the_server_cut_is_replaced(postgres_url: str) -> None:
     # each process keeps at most 2 + 1 connections (24 workers: 72 of PostgreSQL's default
     # 100) and tests a pooled connection before use; a connection the server cut (an idle
     # timeout, a restart, pg_terminate_backend) does not fail the process's next write
-    import sqlalchemy
 
     storage = open_storage(postgres_url)
     pool = storage.engine.pool
     assert (pool.size(), pool._max_overflow, pool._pre_ping, pool._recycle) == (2, 1, True, 1800)
     study = optuna.create_study(storage=storage, study_name=f"cut-{time.time_ns()}")
     study.enqueue_trial({"x": 1.0})
-    admin = sqlalchemy.create_engine(postgres_url, poolclass=sqlalchemy.pool.NullPool)
-    with admin.connect() as connection:
-        cut = connection.execute(
-            sqlalchemy.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        ).scalar()
+    cut = cut_connections(postgres_url)
     assert cut >= 1  # the storage's pooled connection, at least
     study.enqueue_trial({"x": 2.0})  # on a new connection: no OperationalError
     assert [t.params for t in study.get_trials()] == [{}, {}]  # two queued (params on ask)
     assert len(study.get_trials()) == 2
+
+
+def test_a_worker_whose_connections_are_cut_in_training_carries_on(
+    postgres_url: str, tmp_path: Path, tiny_space: Path
+) -> None:
+    # the server cuts every connection of a worker while it trains (its heartbeat thread's
+    # included): the trial trains to the end and is recorded as the same trial, the worker
+    # meets the budget and exits 0; nothing fails, nothing is retried
+
+    from archsearch.study import judged, record_of
+
+    create_shared_study(postgres_url, "cutw", tmp_path, tiny_space, epochs=60)
+    (worker,) = start_workers(postgres_url, "cutw", tmp_path, count=1, trials=3)
+    storage = open_storage(postgres_url)
+    study = optuna.load_study(study_name="cutw", storage=storage)
+    deadline = time.monotonic() + 120
+    training: list[optuna.trial.FrozenTrial] = []
+    while time.monotonic() < deadline and not training:
+        training = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.state == optuna.trial.TrialState.RUNNING and record_of(t).get("arch_id")
+        ]
+        time.sleep(0.05)
+    assert training, "the worker never trained"
+    wait_for_heartbeats(postgres_url, training)
+    storage.engine.dispose()  # this test's own connections: what is left is the worker's
+    cut = cut_connections(postgres_url)
+    assert cut >= 1
+    assert worker.poll() is None, "the worker had finished before its connections were cut"
+    assert worker.wait(timeout=300) == 0, worker.stderr.read().decode()[-2500:]
+    study = optuna.load_study(study_name="cutw", storage=open_storage(postgres_url))
+    trials = study.get_trials()
+    assert trials[training[0].number].state == optuna.trial.TrialState.COMPLETE
+    assert [t.state for t in trials if t.state != optuna.trial.TrialState.COMPLETE] == []
+    assert len(judged(study)) == 3
 
 
 @pytest.mark.scale
@@ -189,13 +204,7 @@ def test_twenty_four_workers_on_one_server(
     # 24 worker processes, 1 thread each, tiny trials, one study: no "too many clients" (each
     # keeps at most 3 connections: 72 of the server's 100), every worker ends cleanly, nothing
     # is left RUNNING, and the budget of 48 is met exactly (each running trial holds a place)
-    run_search(
-        RunConfig(
-            space=str(tiny_space), dataset="synthetic", searcher="random", pruner="none",
-            name="pg24", trials=1, epochs=2, device="cpu", storage=postgres_url, study="pg24",
-            runs_dir=str(tmp_path / "runs"), reports_dir=str(tmp_path / "reports"),
-        )
-    )  # fmt: skip
+    create_shared_study(postgres_url, "pg24", tmp_path, tiny_space, epochs=2)
     workers = start_workers(postgres_url, "pg24", tmp_path, count=24, trials=48)
     errors = [w.communicate(timeout=600)[1].decode() for w in workers]
     assert [w.returncode for w in workers] == [0] * 24, [e[-500:] for e in errors if e][:2]
@@ -205,5 +214,36 @@ def test_twenty_four_workers_on_one_server(
     assert optuna.trial.TrialState.RUNNING not in states
     done = completed(study)
     assert len(done) == 48, len(done)
+    surplus = [t for t in study.trials if t.user_attrs.get("reason", "").startswith("not trained")]
+    print(
+        f"\n24 workers: {len(done)} completed, {len(surplus)} given back untrained,"
+        f" {len(study.trials)} trials"
+    )
     assert len({t.number for t in done}) == len(done)
     assert all(t.values is not None and len(t.values) == 2 for t in done)
+
+
+def create_shared_study(url: str, name: str, tmp_path: Path, space: Path, epochs: int) -> None:
+    """The study workers join, made by a 1-trial random run of ``space`` on synthetic data
+    (no pruning: these tests count trials trained to the end)."""
+    run_search(
+        RunConfig(
+            space=str(space), dataset="synthetic", searcher="random", pruner="none", name=name,
+            trials=1, epochs=epochs, device="cpu", storage=url, study=name,
+            runs_dir=str(tmp_path / "runs"), reports_dir=str(tmp_path / "reports"),
+        )
+    )  # fmt: skip
+
+
+def cut_connections(url: str) -> int:
+    """Have the server cut every connection to the database but this one's; how many."""
+    import sqlalchemy
+
+    admin = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    with admin.connect() as connection:
+        return connection.execute(
+            sqlalchemy.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()

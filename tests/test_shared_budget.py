@@ -128,3 +128,74 @@ def test_a_trial_started_in_the_same_moment_as_the_last_place_gives_it_back(
         ]
     else:
         assert waiting == []
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+def test_dead_workers_trials_are_failed_and_queued_again_clean(tmp_path) -> None:
+    # heartbeat 1 s, grace 3 s. Trial 0: its worker died before its first heartbeat (started
+    # an hour ago, none recorded: Optuna never sees it stale); 1: beating now; 2: its last
+    # heartbeat an hour ago (Optuna's stale); 3: started a moment ago, no heartbeat yet (its
+    # worker may be starting the heartbeat thread): not stale
+    import sqlalchemy
+
+    from archsearch.runs.resume import open_storage
+    from archsearch.study import fail_stale, stale_trials
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat=1)
+    study = optuna.create_study(storage=storage, study_name="h")
+    trials = [study.ask() for _ in range(4)]
+    for trial in trials[1:3]:
+        storage.record_heartbeat(trial._trial_id)
+    engine = storage._backend.engine if hasattr(storage, "_backend") else storage.engine
+    with engine.begin() as connection:
+        connection.execute(
+            sqlalchemy.text("UPDATE trials SET datetime_start = :t WHERE trial_id = :id"),
+            {"t": "2000-01-01 00:00:00", "id": trials[0]._trial_id},
+        )
+        connection.execute(
+            sqlalchemy.text("UPDATE trial_heartbeats SET heartbeat = :t WHERE trial_id = :id"),
+            {"t": "2000-01-01 00:00:00", "id": trials[2]._trial_id},
+        )
+    assert [t.number for t in stale_trials(study)] == [0, 2]
+    assert [t.number for t in fail_stale(study)] == [0, 2]
+    assert fail_stale(study) == []  # once only
+    by_number = {t.number: t for t in study.get_trials()}
+    assert [by_number[n].state for n in range(4)] == [
+        TrialState.FAIL, TrialState.RUNNING, TrialState.FAIL, TrialState.RUNNING
+    ]  # fmt: skip
+    assert record_of(by_number[0])["reason"] == "its worker went silent (no heartbeat)"
+    # each queued again, without the failure's status: the retry, once trained, counts as ok
+    retries = study.get_trials(states=(TrialState.WAITING,))
+    assert [t.system_attrs["failed_trial"] for t in retries] == [0, 2]
+    assert all("status" not in t.user_attrs and "reason" not in t.user_attrs for t in retries)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+def test_a_dead_workers_trial_failed_without_its_retry_is_queued_again(tmp_path) -> None:
+    # failing a dead worker's trial and queuing its retry are two writes: a process killed
+    # between them leaves a failed trial with no retry. Trial 0: so failed (by Optuna's check:
+    # no status), an hour ago; 1: a candidate that failed in its own worker (not retried);
+    # 2: failed the same way as 0 a moment ago (its retry may be on its way): left for now
+    import sqlalchemy
+
+    from archsearch.runs.resume import open_storage
+    from archsearch.study import STATUS_FAILED, requeue_lost_retries
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'r.db'}", heartbeat=1)
+    study = optuna.create_study(storage=storage, study_name="r")
+    trials = [study.ask() for _ in range(3)]
+    for trial in trials:
+        trial.suggest_int("width", 8, 8)
+    mark(trials[1], STATUS_FAILED, "NaN loss at epoch 2")
+    for trial in trials:
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    engine = storage._backend.engine if hasattr(storage, "_backend") else storage.engine
+    with engine.begin() as connection:
+        connection.execute(
+            sqlalchemy.text("UPDATE trials SET datetime_complete = :t WHERE trial_id IN (1, 2)"),
+            {"t": "2000-01-01 00:00:00"},
+        )
+    assert requeue_lost_retries(study) == [0]
+    assert requeue_lost_retries(study) == []  # once: it has its retry now
+    (retry,) = study.get_trials(states=(TrialState.WAITING,))
+    assert retry.system_attrs["failed_trial"] == 0 and retry.params == {"width": 8}

@@ -386,7 +386,14 @@ def test_auto_workers_run_trains_in_two_processes(
         runs_dir=str(tmp_path / "runs"),
         reports_dir=str(tmp_path / "reports"),
     )
-    result = run_search(config, progress=RunProgress(on_message=messages.append))
+    shown: list[int] = []
+    progress = RunProgress(
+        on_message=messages.append, on_trial=lambda trial, *_: shown.append(trial.number)
+    )
+    result = run_search(config, progress=progress)
+    # each finished trial is shown once, whichever worker ran it and in whatever order
+    finished = [t.number for t in result.study.trials if t.state.is_finished()]
+    assert sorted(shown) == finished
     chosen = [m for m in messages if m.startswith("workers (auto)")]
     assert chosen and chosen[0].startswith("workers (auto): 2 processes x 1 thread"), messages
     done = completed(result.study)

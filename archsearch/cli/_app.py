@@ -4,13 +4,14 @@ and exit status 2."""
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 from rich.markup import escape
 
 from .. import __version__
-from ..errors import ArchsearchError, ConfigError
+from ..errors import ArchsearchError, ConfigError, as_disk_full
 from ._console import err, out
 from ._options import FLAGS, F
 
@@ -42,6 +43,13 @@ def user_errors(command: F) -> F:
             raise typer.Exit(2) from None
         except ArchsearchError as error:
             err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True, markup=True)
+            raise typer.Exit(2) from None
+        except Exception as error:
+            # a full disk met where no run knew the file (an export, a report): one message
+            full = as_disk_full(error, Path.cwd())
+            if full is None:
+                raise
+            err.print(f"[bold red]error:[/] {escape(str(full))}", soft_wrap=True, markup=True)
             raise typer.Exit(2) from None
 
     return cast(F, wrapper)

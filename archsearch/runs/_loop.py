@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,7 +16,7 @@ import optuna
 import torch
 
 from ..data import Dataset, load_dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, DiskFull, as_disk_full
 from ..interrupt import CtrlC
 from ..objective import Candidates, TrialContext, evaluate_trial
 from ..proxies import proxy_batch
@@ -169,6 +169,18 @@ def search(
     """``searcher.search`` in this process, with a Ctrl-C that cannot be lost and that leaves
     no trial RUNNING in a study of its own (``shared``: other workers' trials may be running;
     a trial of this one that Ctrl-C stops outside training is failed by its heartbeat)."""
+    full_disk: list[DiskFull] = []
+
+    def evaluate(trial: optuna.Trial) -> Sequence[float]:
+        try:
+            return evaluate_trial(trial, ctx)
+        except DiskFull as full:
+            # the run stops here (every next candidate would fail the same way); the trial
+            # is queued again (see guarded) for the same command to resume once there is space
+            full_disk.append(full)
+            study.stop()
+            raise
+
     with CtrlC() as ctrl_c:
         ctx = replace(
             ctx,
@@ -178,10 +190,17 @@ def search(
         try:
             searcher.search(
                 study,
-                lambda t: evaluate_trial(t, ctx),
+                evaluate,
                 replace(budget, shared=shared),
                 [lambda *args: ctrl_c.check(), *callbacks],
             )
+        except Exception as error:
+            # a searcher's complaint about a search cut short, or the study's database failing
+            # to write: the full disk is what to report
+            full = full_disk[0] if full_disk else as_disk_full(error, ctx.weights_dir.parent)
+            if full is not None:
+                raise full from error
+            raise
         except KeyboardInterrupt:
             if not shared:
                 # Optuna fails the trial that Ctrl-C stops in training; one stopped while it
@@ -190,6 +209,8 @@ def search(
                 with contextlib.suppress(Exception):
                     recover_interrupted(study, "interrupted (Ctrl-C)")
             raise
+    if full_disk:
+        raise full_disk[0]
     if shared:  # no dead worker's trial may stay RUNNING once this one is done
         settle_stale_trials(study)
 

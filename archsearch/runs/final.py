@@ -25,6 +25,7 @@ import torch
 
 from ..architecture import Architecture
 from ..build import build_model
+from ..checkpoint import save_tensors
 from ..data import Dataset, load_dataset
 from ..errors import ArchsearchError, ConfigError, choice
 from ..folder_lock import folder_lock
@@ -253,11 +254,11 @@ def _train_final(
     test_x, test_y = data.x_test, data.y_test
     test = evaluate(model, test_x, test_y, train_config.eval_batch_size, device)
     ema_test = None
-    torch.save(model.state_dict(), files["weights"])
+    save_tensors(model.state_dict(), Path(files["weights"]))
     if ema is not None:
         files["ema_weights"] = str(out / "weights_ema.pt")
         ema_test = evaluate(ema.module, test_x, test_y, train_config.eval_batch_size, device)
-        torch.save(ema.module.state_dict(), files["ema_weights"])
+        save_tensors(ema.module.state_dict(), Path(files["ema_weights"]))
     costs = architecture_costs(
         chosen.architecture, (1, data.in_channels, *data.input_size), data.num_classes
     )

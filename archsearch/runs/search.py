@@ -16,6 +16,7 @@ import torch
 
 from ..build import build_model
 from ..data import Dataset
+from ..errors import as_disk_full
 from ..folder_lock import folder_lock
 from ..objective import Candidates
 from ..searchers import Budget
@@ -69,9 +70,15 @@ def run_search(
         else folder_lock(config.run_dir, "choose another run name (--name)")
     )
     with lock:
-        return _run_search(
-            config, candidates, space_text, progress, data, points, finish_interrupted
-        )
+        try:
+            return _run_search(
+                config, candidates, space_text, progress, data, points, finish_interrupted
+            )
+        except Exception as error:  # a full disk while writing the run's files: one message
+            full = as_disk_full(error, config.run_dir)
+            if full is not None and full is not error:
+                raise full from error
+            raise
 
 
 def _run_search(

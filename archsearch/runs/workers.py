@@ -22,7 +22,7 @@ import optuna
 import torch
 
 from ..data import Dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, DiskFull, nearly_full
 from ..objective import Candidates
 from ..searchers import Budget, grid_size
 from ..space import space_from_text
@@ -232,23 +232,27 @@ def run_local_workers(
             processes.append(
                 subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
             )
-    seen = 0
+    shown: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     try:
         while any(p.poll() is None for p in processes):
             time.sleep(0.5)
-            trials_now = study.get_trials(deepcopy=False)
-            for trial in trials_now[seen:]:
-                if trial.state.is_finished() and progress.on_trial is not None:
-                    best = best_values(completed(study), config.objectives)
-                    progress.on_trial(trial, best, len(judged(study)))
-            while seen < len(trials_now) and trials_now[seen].state.is_finished():
-                seen += 1
+            for trial in study.get_trials(deepcopy=False):  # each finished trial shown once
+                if trial.state.is_finished() and trial.number not in shown:
+                    shown.add(trial.number)
+                    if progress.on_trial is not None:
+                        best = best_values(completed(study), config.objectives)
+                        progress.on_trial(trial, best, len(judged(study)))
     except KeyboardInterrupt:
         stop_workers(processes)
         raise
     failed = [log for log, p in zip(logs, processes, strict=True) if p.returncode]
     if failed and len(judged(study)) < trials:
-        last = (failed[0].read_text().strip().splitlines() or ["no message"])[-1]
+        last = (failed[0].read_text().strip().splitlines() or [""])[-1]
+        # a worker stopped by a full disk says so, unless its message could not be written
+        # either (its log is in the run's folder): then the disk's free space tells
+        if DiskFull.WORDS in last or (not last and nearly_full(config.run_dir)):
+            raise DiskFull(config.run_dir)
+        last = last or "no message"
         raise ConfigError("workers", f"a worker failed: {last} (its messages: {failed[0]})")
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import optuna
 
-from ..errors import ArchsearchError
+from ..errors import ArchsearchError, DiskFull
 from ..study import STATUS_FAILED, completed, enqueue_retry, mark
 from ..train import CandidateFailed
 
@@ -125,6 +126,14 @@ def guarded(
         except KeyboardInterrupt:
             mark(trial, STATUS_FAILED, "interrupted (Ctrl-C)")
             enqueue_retry(study, trial)
+            raise
+        except DiskFull as full:
+            # not the candidate's failure: it is tried again once there is space. The study's
+            # database may be on the full disk: then the trial stays RUNNING, and the next run
+            # recovers it the same way
+            with contextlib.suppress(Exception):
+                mark(trial, STATUS_FAILED, f"stopped: {full}")
+                enqueue_retry(study, trial)
             raise
         except ArchsearchError as error:
             mark(trial, STATUS_FAILED, str(error))

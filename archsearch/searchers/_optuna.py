@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args
 import optuna
 from optuna.trial import TrialState
 
-from ..errors import ArchsearchError
+from ..errors import ArchsearchError, disk_full_cause
 from ..study import (
     GRID_POINT,
     STATUS_PRUNED,
@@ -28,8 +28,9 @@ SEARCHERS: tuple[SamplerName, ...] = get_args(SamplerName)
 STORAGE_RETRY_SECONDS = (1, 2, 4, 8, 16)  # back-off while the study's database is away
 #: how often a worker whose budget places are all taken looks again (one query each time)
 ROOM_POLL_SECONDS = 0.5
-#: the states :func:`places_taken` reads
+#: the states :func:`places_taken` reads: to start a trial; to train one started
 _PLACE_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+_ADMISSION_STATES = (*_PLACE_STATES, TrialState.WAITING)
 
 
 class OptunaSearcher(BaseSearcher):
@@ -92,8 +93,6 @@ class OptunaSearcher(BaseSearcher):
     ) -> None:
         started = time.monotonic()
         deadline = None if budget.timeout is None else started + budget.timeout
-        if not _room(study, budget, deadline):
-            return
         # a grid run evaluates exactly the queued grid points (queued when the study was made;
         # workers take queued trials atomically): it ends when the queue is empty
         grid = self.name == "grid"
@@ -108,7 +107,7 @@ class OptunaSearcher(BaseSearcher):
                 mark(trial, STATUS_PRUNED, "grid exhausted by other workers")
                 raise optuna.TrialPruned()
             if budget.shared:
-                trials = study.get_trials(deepcopy=False, states=_PLACE_STATES)
+                trials = study.get_trials(deepcopy=False, states=_ADMISSION_STATES)
                 if places_taken(trials, below=trial.number) >= budget.trials:
                     # another worker started a trial at the same moment and took the last
                     # place: this one gives its place back untrained (a queued one, requeued)
@@ -126,13 +125,12 @@ class OptunaSearcher(BaseSearcher):
         # stop the study when exhausted, Ctrl-C marks the running trial failed.
         waits = iter(STORAGE_RETRY_SECONDS)
         while True:
-            # the time left, exactly: Optuna checks it before each trial it starts
-            remaining = (
-                None if budget.timeout is None else budget.timeout - (time.monotonic() - started)
-            )
             try:
                 if not _room(study, budget, deadline) or (grid and not _waiting(study)):
                     break
+                # the time left, exactly (after any wait for room): Optuna checks it before
+                # each trial it starts
+                remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
                 study.optimize(
@@ -148,7 +146,10 @@ class OptunaSearcher(BaseSearcher):
                 # Failures of candidates are caught inside the loop (catch=...): what escapes
                 # it comes from the study's database (which may surface as another type from
                 # Optuna's own bookkeeping). Wait and carry on; the trial in flight stays
-                # RUNNING and is retried once its heartbeat is stale.
+                # RUNNING and is retried once its heartbeat is stale. A full disk does not go
+                # away by waiting: the caller stops the run.
+                if disk_full_cause(error) is not None:
+                    raise
                 wait = next(waits, None)
                 if wait is None:
                     raise ArchsearchError(
