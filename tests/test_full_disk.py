@@ -158,3 +158,31 @@ def test_a_run_stops_on_a_full_disk_and_the_same_command_resumes(
     assert len(done) == 4 and before <= {t.number for t in done}
     states = [t.state for t in study.get_trials()]
     assert optuna.trial.TrialState.RUNNING not in states
+
+
+def test_train_keeps_its_last_checkpoint_on_a_full_disk_and_resumes(small_disk: Path) -> None:
+    # `archsearch train` of 4 epochs into the small disk; it fills after the second epoch's
+    # checkpoint: the third one does not fit. The message names it; the second stays whole,
+    # and the same call, once there is space, goes on from epoch 2
+    from archsearch.runs import FinalConfig, train_final
+    from tests.test_final_training import ARCH
+
+    arch = small_disk.parent / "arch.json"
+    arch.write_text(ARCH.to_json())
+    out = small_disk / "final"
+    options = dict(arch=str(arch), dataset="synthetic", epochs=4, device="cpu", output=str(out))
+    filled: list[Path] = []
+
+    def fill_after_epoch_2(result, epochs) -> None:
+        if result.epochs == 2:
+            filled.append(fill(small_disk))
+
+    with pytest.raises(DiskFull) as raised:
+        train_final(FinalConfig(**options), on_progress=fill_after_epoch_2)
+    assert str(raised.value).startswith(f"{out / 'checkpoint.pt'}: the disk is full (")
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 2
+    assert not list(out.glob("*.partial"))
+    filled[0].unlink()
+    resumed = train_final(FinalConfig(**options))
+    assert (resumed.resumed_from, resumed.epochs) == (2, 4)
+    assert (out / "weights.pt").is_file()
