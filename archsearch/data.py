@@ -11,6 +11,9 @@ archsearch searches on, so training needs no DataLoader round trips.
 - ``npz:FILE``: numpy's own format, arrays named ``x_train``, ``y_train`` and optionally
   ``x_test``, ``y_test`` (else a fifth of the training images, per class) and ``x_val``,
   ``y_val`` (else cut from the training images by ``val_fraction``); read without pickle,
+- ``hf:DIR``: a Hugging Face ``datasets`` data set saved with ``save_to_disk`` (an image
+  column and a label column; splits train, and optionally validation and test), with the
+  ``hf`` extra (``pip install -e ".[hf]"``),
 - ``synthetic``: class prototypes plus noise, for smoke tests.
 
 Data already in Python — numpy arrays or torch tensors, a torch ``Dataset`` of (image, label)
@@ -124,6 +127,10 @@ def load_dataset(
             fraction=fraction,
             resolution=resolution,
         )
+    if kind == "hf":
+        return read_hf(_need_dir(location, spec), resolution).dataset(
+            val_fraction=val_fraction, seed=seed, limit=limit, fraction=fraction
+        )
     if kind == "folder":
         # resized as it is decoded, and only the images the search keeps are decoded: photos
         # at full size need not fit in memory
@@ -138,7 +145,7 @@ def load_dataset(
     if kind not in loaders:
         raise DataError(
             f"unknown data set '{spec}' (known: digits, synthetic, mnist:DIR,"
-            " fashion-mnist:DIR, cifar10:DIR, folder:DIR, npz:FILE)"
+            " fashion-mnist:DIR, cifar10:DIR, folder:DIR, npz:FILE, hf:DIR)"
         )
     (x_train, y_train), (x_test, y_test), natural = loaders[kind]()
     return _prepared(
@@ -496,9 +503,6 @@ def _folder(
     load needs is checked against what is available, then the images are decoded in threads
     into one uint8 array, each resized to ``resolution`` as it is decoded (to the first
     image's size without it)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from PIL import Image, UnidentifiedImageError
 
     classes = sorted(p for p in root.iterdir() if p.is_dir())
     if len(classes) < 2:
@@ -513,16 +517,7 @@ def _folder(
     empty = [classes[i].name for i, n in enumerate(counts) if n == 0]
     if empty:
         raise DataError(f"{root / empty[0]}: no images in this class folder")
-    grey = True
-    size: tuple[int, int] | None = None  # (width, height): PIL's order
-    for _, file in files:
-        try:
-            with Image.open(file) as image:
-                grey = grey and image.mode in ("L", "1", "I;16", "I")
-                size = size or image.size
-        except (UnidentifiedImageError, OSError) as err:
-            raise DataError(f"{file}: not a readable image ({err})") from None
-    assert size is not None
+    grey, size = _image_headers([file for _, file in files])
     # the test fifth, then the search's share of the rest (as _prepared draws it), by label:
     # only these images are decoded
     y = np.asarray([label for label, _ in files])
@@ -532,43 +527,162 @@ def _folder(
         train_idx = train_idx[keep]
     order = np.concatenate([train_idx, test_idx])
     files, labels = [files[i] for i in order], y[order]
+    x = _decode_images([file for _, file in files], root, grey, size, resolution)
+    kept = len(train_idx)
+    native = (size[1], size[0])
+    train, test = (x[:kept], labels[:kept]), (x[kept:], labels[kept:])
+    return train, test, not grey, native
+
+
+ImageSource = Path | bytes  # an image file, or an encoded image's bytes
+
+
+def _open_image(source: ImageSource) -> Any:
+    from PIL import Image
+
+    return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+
+
+def _image_headers(
+    sources: list[ImageSource], where: Path | str = ""
+) -> tuple[bool, tuple[int, int]]:
+    """Whether every image is greyscale, and the first one's (width, height) — from the
+    headers, nothing decoded."""
+    from PIL import UnidentifiedImageError
+
+    grey = True
+    size: tuple[int, int] | None = None  # (width, height): PIL's order
+    for index, source in enumerate(sources):
+        try:
+            with _open_image(source) as image:
+                grey = grey and image.mode in ("L", "1", "I;16", "I")
+                size = size or image.size
+        except (UnidentifiedImageError, OSError) as err:
+            what = source if isinstance(source, Path) else f"{where}: image {index}"
+            raise DataError(f"{what}: not a readable image ({err})") from None
+    assert size is not None
+    return grey, size
+
+
+def _decode_images(
+    sources: list[ImageSource],
+    where: Path | str,
+    grey: bool,
+    size: tuple[int, int],
+    resolution: int | None,
+) -> np.ndarray:
+    """The images decoded in threads into one uint8 array (N, C, H, W), each resized to
+    ``resolution`` (else to ``size``, the first image's) as it is decoded — after checking
+    that the array fits in the memory available (one message naming --resolution and
+    --train-limit when not)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+    from rich.progress import Progress
+
     target = (resolution, resolution) if resolution else size
     channels = 1 if grey else 3
-    needed = folder_memory_bytes(len(files), channels, (target[1], target[0]))
+    needed = folder_memory_bytes(len(sources), channels, (target[1], target[0]))
     available = available_memory_bytes()
     if available is not None and needed > available:
-        side = _fitting_side(len(files), channels, available)
+        side = _fitting_side(len(sources), channels, available)
         raise DataError(
-            f"{root}: {len(files):,} images of {channels}x{target[1]}x{target[0]} need about"
+            f"{where}: {len(sources):,} images of {channels}x{target[1]}x{target[0]} need about"
             f" {needed / 2**30:.1f} GiB to load and {available / 2**30:.1f} GiB is available:"
             f" search at a lower --resolution (at most ~{side}) or on fewer images"
             " (--train-limit)"
         )
-    pixels = np.empty((len(files), target[1], target[0], channels), dtype=np.uint8)
+    pixels = np.empty((len(sources), target[1], target[0], channels), dtype=np.uint8)
 
     def decode(index: int) -> None:
-        with Image.open(files[index][1]) as image:
+        with _open_image(sources[index]) as image:
             image = image.convert("L" if grey else "RGB")
             if image.size != target:
                 # antialiased when shrinking (PIL's filters widen with the scale)
                 image = image.resize(target, Image.Resampling.BILINEAR)
             pixels[index] = np.asarray(image).reshape(target[1], target[0], channels)
 
-    from rich.progress import Progress
-
     # PIL decodes outside the GIL: threads decode side by side
     with (
         ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
-        Progress(transient=True, disable=len(files) < 2_000) as progress,
+        Progress(transient=True, disable=len(sources) < 2_000) as progress,
     ):
-        task = progress.add_task(f"decoding {root.name}", total=len(files))
-        for _ in pool.map(decode, range(len(files))):
+        task = progress.add_task(f"decoding {Path(where).name}", total=len(sources))
+        for _ in pool.map(decode, range(len(sources))):
             progress.advance(task)
-    x = pixels.transpose(0, 3, 1, 2)  # NCHW, a view: the data stays uint8 until _finish
-    kept = len(train_idx)
-    native = (size[1], size[0])
-    train, test = (x[:kept], labels[:kept]), (x[kept:], labels[kept:])
-    return train, test, not grey, native
+    return pixels.transpose(0, 3, 1, 2)  # NCHW, a view: the data stays uint8 until _finish
+
+
+# --- a Hugging Face data set saved to disk (optional: the hf extra) ---------------------------
+HF_SPLITS = {"train": "train", "validation": "val", "test": "test"}
+
+
+def read_hf(path: Path, resolution: int | None = None) -> ImageArrays:
+    """A Hugging Face ``datasets`` data set saved with ``save_to_disk`` (a ``Dataset``, or a
+    ``DatasetDict`` with a ``train`` split and optionally ``validation`` and ``test``): its
+    image column (an ``Image`` feature) and its label column (a ``ClassLabel``, or integers
+    named ``label`` / ``labels``). Images are decoded as the folder's are (threads, resized to
+    ``resolution`` as they are decoded)."""
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(
+            f"hf:{path}: reading a Hugging Face data set needs the hf extra:"
+            ' pip install -e ".[hf]" (or: pip install datasets)'
+        ) from None
+    try:
+        saved = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError, OSError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"{path}: not a data set saved with save_to_disk ({first})") from None
+    if isinstance(saved, datasets.DatasetDict):
+        if "train" not in saved:
+            raise DataError(
+                f"{path}: no 'train' split (it holds {', '.join(saved) or 'none'}); archsearch"
+                " reads train and optionally validation and test"
+            )
+        splits = {HF_SPLITS[name]: saved[name] for name in HF_SPLITS if name in saved}
+    else:
+        splits = {"train": saved}
+    image_column, label_column = _hf_columns(splits["train"].features, path)
+    sources: dict[str, list[ImageSource]] = {}
+    labels: dict[str, np.ndarray] = {}
+    for split, table in splits.items():
+        raw = table.cast_column(image_column, datasets.Image(decode=False))
+        sources[split] = [
+            item["bytes"] if item.get("bytes") else Path(item["path"])
+            for item in raw[image_column]
+        ]
+        labels[split] = np.asarray(table[label_column])
+    everything = [source for split in splits for source in sources[split]]
+    grey, size = _image_headers(everything, path)
+    arrays = {
+        split: _decode_images(sources[split], f"{path} ({split})", grey, size, resolution)
+        for split in splits
+    }
+    try:
+        return image_arrays(
+            arrays["train"], labels["train"], arrays.get("test"), labels.get("test"),
+            x_val=arrays.get("val"), y_val=labels.get("val"), name=path.name,
+        )  # fmt: skip
+    except DataError as err:
+        raise DataError(f"{path}: {err}") from None
+
+
+def _hf_columns(features: Any, path: Path) -> tuple[str, str]:
+    """The image column and the label column of a Hugging Face data set's ``features``."""
+    import datasets
+
+    images = [n for n, f in features.items() if isinstance(f, datasets.Image)]
+    labels = [n for n, f in features.items() if isinstance(f, datasets.ClassLabel)]
+    labels = labels or [n for n in ("label", "labels") if n in features]
+    if not images or not labels:
+        what = "an image column (an Image feature)" if not images else "a label column"
+        raise DataError(
+            f"{path}: no {what}; its columns are"
+            f" {', '.join(f'{n} ({type(f).__name__})' for n, f in features.items())}"
+        )
+    return images[0], labels[0]
 
 
 # --- data held in Python: arrays, tensors, torch data sets; npz files ---------------------------

@@ -27,8 +27,8 @@ DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cud
 RunsDirOpt = Annotated[str, typer.Option("--runs-dir", help="Folder of the runs.")]
 ReportsDirOpt = Annotated[str, typer.Option("--reports-dir", help="Folder of the reports.")]
 DATASETS = (
-    "digits (built-in), synthetic, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, folder:DIR or"
-    " npz:FILE."
+    "digits (built-in), synthetic, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, folder:DIR,"
+    " npz:FILE or hf:DIR (a Hugging Face data set saved to disk; pip install -e '.[hf]')."
 )
 
 #: a run's options: RunConfig field → (type, flag, help). `run` takes them all with
