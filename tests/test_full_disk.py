@@ -108,7 +108,7 @@ def test_a_run_stops_on_a_full_disk_and_the_same_command_resumes(
         (runs / "f" / "weights").symlink_to(tmp_path / "weights")
     command = [
         "run", "--space", str(tiny_space), "--dataset", "synthetic", "--searcher", "random",
-        "--pruner", "none", "--trials", "4", "--epochs", "30", "--workers", str(workers),
+        "--pruner", "none", "--trials", "4", "--epochs", "15", "--workers", str(workers),
         "--name", "f", "--device", "cpu", "--runs-dir", str(runs),
         "--reports-dir", str(small_disk / "reports"),
     ]  # fmt: skip
