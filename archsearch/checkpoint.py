@@ -14,8 +14,9 @@ import hashlib
 import json
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -34,17 +35,22 @@ def save_checkpoint(path: Path, digest: str, state: dict[str, Any]) -> None:
 
 
 def save_tensors(state: Any, path: Path) -> None:
-    """``torch.save`` ``state`` to ``path`` whole or not at all: written beside it, then
+    """``torch.save`` ``state`` to ``path`` whole or not at all (see :func:`write_whole`)."""
+    # through a file object: torch reports a failed write to a path only as "unexpected pos",
+    # while a file object's OSError (errno ENOSPC) stays in the error's chain
+    write_whole(path, lambda handle: torch.save(state, handle))
+
+
+def write_whole(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``path`` whole or not at all: ``write`` fills a file beside it, which is then
     renamed over it, so a kill or a full disk mid-write leaves the previous file intact. A
     full disk raises :class:`~archsearch.errors.DiskFull` naming ``path`` (and removes the
     part written, to give its space back)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
+    partial = path.with_name(path.name + ".partial")
     try:
-        # through a file object: torch reports a failed write from a path only as "unexpected
-        # pos", while a file object's OSError (errno ENOSPC) stays in the error's chain
         with partial.open("wb") as handle:
-            torch.save(state, handle)
+            write(handle)
     except Exception as error:
         partial.unlink(missing_ok=True)
         full = as_disk_full(error, path)

@@ -42,6 +42,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
+from .checkpoint import write_whole
 from .errors import ArchsearchError
 
 IMAGE_SUFFIXES = {
@@ -949,12 +950,9 @@ def as_image_arrays(data: Any) -> ImageArrays:
 
 def save_npz(arrays: ImageArrays, path: Path) -> Path:
     """Write ``arrays`` as an npz data set (uncompressed: written and read at disk speed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     named = {n: getattr(arrays, n) for n in NPZ_ARRAYS if getattr(arrays, n) is not None}
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as file:
-        np.savez(file, **named)
-    partial.replace(path)  # never a half-written data set under the real name
+    # never a half-written data set under the real name
+    write_whole(path, lambda file: np.savez(file, **named))
     return path
 
 

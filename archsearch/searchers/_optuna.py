@@ -106,7 +106,8 @@ class OptunaSearcher(BaseSearcher):
             if grid and not trial.user_attrs.get(GRID_POINT):
                 mark(trial, STATUS_PRUNED, "grid exhausted by other workers")
                 raise optuna.TrialPruned()
-            if budget.shared:
+            # (numbered below the budget, a trial has fewer trials below it than places)
+            if budget.shared and trial.number >= budget.trials:
                 trials = study.get_trials(deepcopy=False, states=_ADMISSION_STATES)
                 if places_taken(trials, below=trial.number) >= budget.trials:
                     # another worker started a trial at the same moment and took the last
