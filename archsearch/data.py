@@ -63,22 +63,149 @@ class DataError(ArchsearchError):
     """A data set that cannot be read: the message names the file and the problem."""
 
 
+class Images:
+    """A split's images as stored — uint8 pixels (a quarter of float32's memory, on the
+    device too), or float32 — and the per-channel ``mean`` and ``std`` that normalise them.
+
+    Indexing gives what a network sees: the chosen images as float32, normalised, on the
+    images' device — ``(images[index] - mean) / std``, one batch at a time, so the whole
+    split never exists as float32. A trainer indexes a batch, then augments it: padding with
+    zeros there pads with the mean colour, as it did when whole splits were normalised
+    first. :meth:`subset`, :meth:`concat` and :meth:`to` keep the stored form.
+    """
+
+    __slots__ = ("_scale", "_shift", "mean", "pixels", "std")
+
+    def __init__(
+        self,
+        pixels: torch.Tensor,
+        mean: torch.Tensor | None = None,
+        std: torch.Tensor | None = None,
+    ) -> None:
+        if pixels.dtype not in (torch.uint8, torch.float32):
+            pixels = pixels.float()
+        self.pixels = pixels
+        channels = pixels.shape[1] if pixels.ndim == 4 else 1
+        # None: already normalised (a float tensor given as it is)
+        self.mean = None if mean is None else mean.reshape(channels).float().to(pixels.device)
+        self.std = None if std is None else std.reshape(channels).float().to(pixels.device)
+        if (self.mean is None) != (self.std is None):
+            raise ValueError("give both mean and std, or neither")
+        if self.mean is None and pixels.dtype == torch.uint8:
+            raise ValueError("uint8 images need the mean and std that normalise them")
+        # (C, 1, 1): broadcasts over a batch (N, C, H, W) and over one image (C, H, W)
+        self._shift = None if self.mean is None else self.mean.reshape(-1, 1, 1)
+        self._scale = None if self.std is None else self.std.reshape(-1, 1, 1)
+
+    @classmethod
+    def of(cls, images: Images | torch.Tensor) -> Images:
+        """``images`` as :class:`Images`; a tensor is taken as already normalised."""
+        return images if isinstance(images, Images) else cls(images)
+
+    def __getitem__(self, index: Any) -> torch.Tensor:
+        batch = self.pixels[index]
+        if self._shift is None:
+            return batch
+        # subtract (uint8 promotes to float32 exactly), then divide in place: two operations
+        # a batch, the arithmetic once done on whole splits
+        return torch.sub(batch, self._shift).div_(self._scale)
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.pixels.shape
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """How the pixels are stored (uint8 or float32); a batch is always float32."""
+        return self.pixels.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixels.device
+
+    @property
+    def nbytes(self) -> int:
+        return self.pixels.numel() * self.pixels.element_size()
+
+    def normalised(self) -> torch.Tensor:
+        """Every image as a network sees it (float32: four times uint8's memory)."""
+        return self[:]
+
+    def to(
+        self,
+        device: torch.device | str,
+        memory_format: torch.memory_format = torch.preserve_format,
+    ) -> Images:
+        """The stored images on ``device`` (still uint8 where they were)."""
+        pixels = self.pixels.to(device)
+        if memory_format is not torch.preserve_format and pixels.ndim == 4:
+            pixels = pixels.contiguous(memory_format=memory_format)
+        return Images(pixels, self.mean, self.std)
+
+    def subset(self, index: Any) -> Images:
+        """The images ``index`` picks, stored as these are."""
+        return Images(self.pixels[index], self.mean, self.std)
+
+    def concat(self, *others: Images) -> Images:
+        """These images, then ``others``' (which must share this normalisation)."""
+        for other in others:
+            same = (other.mean is None) == (self.mean is None) and (
+                self.mean is None
+                or (torch.equal(other.mean, self.mean) and torch.equal(other.std, self.std))
+            )
+            if not same or other.dtype != self.dtype:
+                raise ValueError("images of different storage or normalisation cannot be joined")
+        return Images(torch.cat([self.pixels, *(o.pixels for o in others)]), self.mean, self.std)
+
+    def resized(self, resolution: int, chunk: int = 4096) -> Images:
+        """Every image resized to ``resolution`` x ``resolution`` (antialiased bilinear), chunk
+        by chunk in float32, stored as before (uint8 rounded). Normalisation is affine and the
+        filter's weights sum to one, so resizing stored pixels then normalising equals
+        normalising then resizing (up to uint8's rounding)."""
+        if len(self) == 0 or tuple(self.shape[2:]) == (resolution, resolution):
+            return self
+        size = (resolution, resolution)
+        out = torch.empty((len(self), self.shape[1], *size), dtype=self.dtype, device=self.device)
+        for start in range(0, len(self), chunk):
+            part = self.pixels[start : start + chunk].float()
+            part = torch.nn.functional.interpolate(
+                part, size=size, mode="bilinear", antialias=True, align_corners=False
+            )
+            if self.dtype == torch.uint8:
+                part = part.round_().clamp_(0, 255)
+            out[start : start + chunk] = part
+        return Images(out, self.mean, self.std)
+
+    def __repr__(self) -> str:
+        stored = "normalised float32" if self.mean is None else str(self.dtype).split(".")[-1]
+        return f"Images({tuple(self.shape)}, {stored}, {self.device})"
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """Train / validation / test tensors (N, C, H, W), normalised, with integer labels.
+    """Train / validation / test images (N, C, H, W; :class:`Images`: stored as uint8 where
+    the source is, normalised a batch at a time) with integer labels.
 
     The test split is only for evaluating final candidates; searchers see train and validation.
+    A float tensor given for a split is taken as already normalised.
     """
 
     name: str
-    x_train: torch.Tensor
+    x_train: Images
     y_train: torch.Tensor
-    x_val: torch.Tensor
+    x_val: Images
     y_val: torch.Tensor
-    x_test: torch.Tensor
+    x_test: Images
     y_test: torch.Tensor
     num_classes: int
     natural: bool  # natural images: crop-and-flip augmentation; glyphs (digits): small shifts
+
+    def __post_init__(self) -> None:
+        for split in ("x_train", "x_val", "x_test"):
+            object.__setattr__(self, split, Images.of(getattr(self, split)))
 
     @property
     def in_channels(self) -> int:
@@ -192,23 +319,15 @@ def search_share(
 
 
 def resized(data: Dataset, resolution: int) -> Dataset:
-    """``data`` with every split resized to ``resolution`` x ``resolution``."""
-
-    def resize(x: torch.Tensor) -> torch.Tensor:
-        if len(x) == 0 or tuple(x.shape[2:]) == (resolution, resolution):
-            return x
-        size = (resolution, resolution)
-        return torch.nn.functional.interpolate(
-            x, size=size, mode="bilinear", antialias=True, align_corners=False
-        ).contiguous()
-
+    """``data`` with every split resized to ``resolution`` x ``resolution``
+    (:meth:`Images.resized`)."""
     same = data.input_size == (resolution, resolution)
     return replace(
         data,
         name=data.name if same else f"{data.name}@{resolution}x{resolution}",
-        x_train=resize(data.x_train),
-        x_val=resize(data.x_val),
-        x_test=resize(data.x_test),
+        x_train=data.x_train.resized(resolution),
+        x_val=data.x_val.resized(resolution),
+        x_test=data.x_test.resized(resolution),
     )
 
 
@@ -227,7 +346,8 @@ def _finish(
     val: Arrays | None = None,
 ) -> Dataset:
     """Split off the validation images (``val`` when given: appended to the training images
-    and split off again as they were), normalise with the training split's statistics."""
+    and split off again as they were); the normalisation: the training split's per-channel
+    statistics. Images stay as stored: uint8 where the source is, else float32."""
     if val is not None:
         train_idx = np.arange(len(y_train))
         val_idx = np.arange(len(y_train), len(y_train) + len(val[1]))
@@ -236,20 +356,14 @@ def _finish(
         train_idx, val_idx = _stratified_split(y_train, val_fraction, seed)
     if x_train.ndim == 3:
         x_train, x_test = x_train[:, None], x_test[:, None]
-    # normalise with statistics of the training split only; each split is made float32 on
-    # its own and normalised in place, so uint8 images (a folder's) never exist as a whole
-    # float32 copy beside the result
-    axes = (0, 2, 3)
-    fit = x_train[train_idx].astype(np.float32)
-    mean = fit.mean(axis=axes, keepdims=True)
-    std = fit.std(axis=axes, keepdims=True) + 1e-6
-    del fit
+    # statistics of the training split only, fitted chunk by chunk: no float copy of a split
+    mean, std = (torch.from_numpy(v) for v in channel_statistics(x_train, train_idx))
 
-    def tensor(x: np.ndarray) -> torch.Tensor:
-        values = np.array(x, dtype=np.float32, order="C")
-        values -= mean
-        values /= std
-        return torch.from_numpy(values)
+    def images(x: np.ndarray) -> Images:
+        stored = np.ascontiguousarray(x, dtype=np.uint8 if x.dtype == np.uint8 else np.float32)
+        if not stored.flags.writeable:  # a read-only buffer (IDX files): torch wants its own
+            stored = stored.copy()
+        return Images(torch.from_numpy(stored), mean, std)
 
     def labels(y: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
@@ -257,15 +371,41 @@ def _finish(
     num_classes = int(max(y_train.max(), y_test.max() if len(y_test) else 0)) + 1
     return Dataset(
         name=name,
-        x_train=tensor(x_train[train_idx]),
+        x_train=images(x_train[train_idx]),
         y_train=labels(y_train[train_idx]),
-        x_val=tensor(x_train[val_idx]),
+        x_val=images(x_train[val_idx]),
         y_val=labels(y_train[val_idx]),
-        x_test=tensor(x_test),
+        x_test=images(x_test),
         y_test=labels(y_test),
         num_classes=num_classes,
         natural=natural,
     )
+
+
+def channel_statistics(
+    x: np.ndarray, index: np.ndarray, chunk_elements: int = 1 << 22
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation (float32, ``std`` + 1e-6) of the images
+    ``x[index]`` (N, C, H, W), in float64 chunks of about ``chunk_elements`` values merged
+    with Chan et al.'s pairwise update, so no float copy of the images is ever made."""
+    channels = x.shape[1]
+    per_image = max(1, int(np.prod(x.shape[1:])))
+    step = max(1, chunk_elements // per_image)
+    count = 0
+    mean = np.zeros(channels)
+    squares = np.zeros(channels)  # sum of squared deviations from the mean (M2)
+    for start in range(0, len(index), step):
+        part = x[index[start : start + step]].astype(np.float64)
+        n = part.shape[0] * part.shape[2] * part.shape[3]
+        part_mean = part.mean(axis=(0, 2, 3))
+        part_squares = np.square(part - part_mean[:, None, None]).sum(axis=(0, 2, 3))
+        delta = part_mean - mean
+        total = count + n
+        mean = mean + delta * n / total
+        squares = squares + part_squares + delta**2 * count * n / total
+        count = total
+    std = np.sqrt(squares / max(count, 1)) + 1e-6
+    return mean.astype(np.float32), std.astype(np.float32)
 
 
 def _stratified_split(
@@ -315,7 +455,9 @@ def _digits() -> tuple[Arrays, Arrays, bool]:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    images, labels = bunch.images / 16.0, bunch.target
+    # pixel values 0..16, stored as uint8 0..240: resizing rounds to whole levels, and 15
+    # levels between two of the digits' keep that rounding below 1% of a standard deviation
+    images, labels = (bunch.images * 15).astype(np.uint8), bunch.target
     train_idx, test_idx = _stratified_split(labels, 0.2, seed=12345)  # a fixed test split
     return (images[train_idx], labels[train_idx]), (images[test_idx], labels[test_idx]), False
 
@@ -394,7 +536,7 @@ def _idx_pair(folder: Path) -> tuple[Arrays, Arrays, bool]:
     def split(prefix: str) -> Arrays:
         images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
         labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
-        images = read_idx(images_path, 2051) / 255.0
+        images = read_idx(images_path, 2051)
         labels = read_idx(labels_path, 2049).astype(np.int64)
         if len(images) != len(labels):
             raise DataError(
@@ -446,7 +588,7 @@ def _load_cifar_batch(path: Path) -> Arrays:
     if not isinstance(labels, list) or len(labels) != len(data):
         count = len(labels) if isinstance(labels, list) else "no"
         raise DataError(f"{path}: {len(data)} images but {count} labels")
-    return data.reshape(-1, 3, 32, 32) / 255.0, np.asarray(labels, dtype=np.int64)
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
 
 
 def _cifar10(folder: Path) -> tuple[Arrays, Arrays, bool]:
@@ -463,10 +605,11 @@ def _cifar10(folder: Path) -> tuple[Arrays, Arrays, bool]:
 
 # --- image folders ----------------------------------------------------------------------------
 #: a loaded data set's peak memory while it is prepared, in float32 copies of its images: the
-#: decoded images (uint8: a quarter of one), the training split's float32 copy the statistics
-#: are fitted on, then the normalised tensors (:func:`_finish`). Measured: 1.58 (20,000 RGB
-#: PNGs of 64x64, benchmarks/folder_load.py); with a margin
-PEAK_COPIES = 1.75
+#: decoded uint8 images (a quarter of one) and the splits cut from them (another quarter; they
+#: stay uint8, and the statistics are fitted in chunks: :func:`_finish`). Measured: 0.68
+#: (20,000 RGB PNGs of 64x64, benchmarks/folder_load.py); with a margin. Left out: ~100 MiB
+#: that does not grow with the images (decoders, threads)
+PEAK_COPIES = 0.75
 
 
 def folder_memory_bytes(images: int, channels: int, side: tuple[int, int]) -> int:
@@ -927,8 +1070,9 @@ def as_image_arrays(data: Any) -> ImageArrays:
     :class:`Dataset` (its splits kept) — as :class:`ImageArrays`."""
     if isinstance(data, Dataset):
         return image_arrays(
-            data.x_train.numpy(), data.y_train.numpy(), data.x_test.numpy(),
-            data.y_test.numpy(), x_val=data.x_val.numpy(), y_val=data.y_val.numpy(),
+            data.x_train.pixels.cpu().numpy(), data.y_train.numpy(),
+            data.x_test.pixels.cpu().numpy(), data.y_test.numpy(),
+            x_val=data.x_val.pixels.cpu().numpy(), y_val=data.y_val.numpy(),
             name=data.name,
         )  # fmt: skip
     if isinstance(data, tuple):  # (x, y) or (x_train, y_train, x_test, y_test)

@@ -25,7 +25,7 @@ from .checkpoint import (
     save_checkpoint,
     signature,
 )
-from .data import Dataset
+from .data import Dataset, Images
 from .errors import ArchsearchError
 
 Optimizer = Literal["sgd", "adam", "adamw"]
@@ -209,14 +209,16 @@ def schedule(
 
 
 def training_batch(
-    x: torch.Tensor,
+    x: Images | torch.Tensor,
     idx: torch.Tensor,
     augmentation: str,
     natural: bool,
     generator: torch.Generator,
     memory_format: torch.memory_format,
 ) -> torch.Tensor:
-    """The images ``idx`` of ``x``, augmented, in ``memory_format`` (indexing drops NHWC)."""
+    """The images ``idx`` of ``x``, normalised (indexing :class:`Images` does it, so
+    augmentation pads with the mean colour), augmented, in ``memory_format`` (indexing drops
+    NHWC)."""
     return augment(x[idx], augmentation, natural, generator).contiguous(
         memory_format=memory_format
     )
@@ -250,7 +252,7 @@ def optimizer_step(
 
 @torch.no_grad()
 def recalibrate_batch_norm(
-    model: nn.Module, x: torch.Tensor, batch_size: int, batches: int = 4
+    model: nn.Module, x: Images | torch.Tensor, batch_size: int, batches: int = 4
 ) -> None:
     """Recompute BatchNorm running statistics from a few training batches ("precise BN").
 
@@ -275,12 +277,13 @@ def recalibrate_batch_norm(
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
-    x: torch.Tensor,
+    x: Images | torch.Tensor,
     y: torch.Tensor,
     batch_size: int = 1024,
     device: torch.device | None = None,
 ) -> float:
-    """Top-1 accuracy of ``model`` on (x, y)."""
+    """Top-1 accuracy of ``model`` on (x, y), a batch of ``x`` at a time (normalised there when
+    ``x`` is :class:`Images`)."""
     device = device or next(model.parameters()).device
     model.eval()
     correct = 0
@@ -369,7 +372,7 @@ def run_epochs(
     step: Step,
     plan: EpochPlan,
     *,
-    x: torch.Tensor,
+    x: Images | torch.Tensor,
     y: torch.Tensor,
     natural: bool,
     optimizer: torch.optim.Optimizer,
@@ -511,7 +514,8 @@ def train(
         model = model.to(device=device, memory_format=memory_format)
         if ema is not None:
             ema.to(device=device, memory_format=memory_format)
-        x_train = data.x_train.to(device).contiguous(memory_format=memory_format)
+        # stored as loaded (uint8: a quarter of float32's device memory), normalised per batch
+        x_train = data.x_train.to(device, memory_format)
         x_val, y_val = data.x_val.to(device), data.y_val.to(device)
         optimizer = make_optimizer(model, config)
         batch = min(config.batch_size, len(data.y_train))

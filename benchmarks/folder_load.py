@@ -2,13 +2,15 @@
 DIR")`` on a folder of RGB PNGs, this tree against another (``--old``), at the images' size and
 with ``--resolution``.
 
-    python benchmarks/folder_load.py --old DIR [--images 20000] [--side 64] [--resolution 32]
+    python benchmarks/folder_load.py --old DIR [--old DIR2] [--images 20000] [--side 64]
+        [--resolution 32]
 
 The folder (10 class subfolders; smooth colour gradients with noise, so PNG compresses them as
 it would photos, not as pure noise) is made once in a temporary folder, or kept in
 ``--folder``. Each load runs in a fresh process (``PYTHONPATH`` set to the tree); peak memory
 is the process's maximum resident set size, and "data" subtracts that of a process that only
-imports archsearch and torch. Loads alternate between the trees, ``--rounds`` times.
+imports archsearch and torch; "held" is the images a run keeps (and moves to the device): the
+three splits as stored. Loads alternate between the trees, ``--rounds`` times.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ resolution = int(sys.argv[2]) if sys.argv[2] != "none" else None
 if sys.argv[1] != "-":
     data = load_dataset("folder:" + sys.argv[1], resolution=resolution)
     shape = list(data.x_train.shape)
+    # what a run holds (and moves to the device): the three splits' images as stored
+    held = sum(x.nbytes for x in (data.x_train, data.x_val, data.x_test)) / 2**20
 else:
-    shape = None
+    shape, held = None, None
 import archsearch
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"tree": archsearch.__file__, "load_s": time.perf_counter() - imported,
-                  "shape": shape, "peak_mib": peak}))
+                  "shape": shape, "peak_mib": peak, "held_mib": held}))
 """
 
 
@@ -71,9 +75,19 @@ def load(tree: Path, folder: str, resolution: int | None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _commit(tree: Path) -> str:
+    out = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True)  # fmt: skip
+    dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "archsearch"],
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return (out.stdout.strip() or tree.name) + ("+changes" if dirty else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--old", required=True, help="the tree before (a git worktree)")
+    parser.add_argument(
+        "--old", required=True, action="append", help="a tree before (a git worktree); repeatable"
+    )
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--side", type=int, default=64)
     parser.add_argument("--resolution", type=int, default=32)
@@ -84,7 +98,8 @@ def main() -> None:
     root = Path(args.folder or temporary.name)  # type: ignore[union-attr]
     if not any(root.glob("class*")):
         make_folder(root, args.images, args.side)
-    trees = {"before": Path(args.old).resolve(), "after": NEW}
+    trees = {f"before ({_commit(Path(old))})": Path(old).resolve() for old in args.old}
+    trees[f"after ({_commit(NEW)})"] = NEW
     base = statistics.median(load(NEW, "-", None)["peak_mib"] for _ in range(2))
     rows: dict[tuple[str, int | None], list[dict]] = {}
     for _ in range(args.rounds):
@@ -95,14 +110,15 @@ def main() -> None:
 
     print(f"\n{describe()}; {args.images:,} RGB PNGs of {args.side}x{args.side}; imports alone:"
           f" {base:.0f} MiB\n")  # fmt: skip
-    print("| tree | resolution | x_train | load s | peak MiB | data MiB (peak - imports) |")
-    print("|---|---|---|---:|---:|---:|")
+    print("| tree | resolution | x_train | load s | peak MiB | data MiB | held MiB |")
+    print("|---|---|---|---:|---:|---:|---:|")
     for (label, resolution), runs in rows.items():
         load_s = statistics.median(r["load_s"] for r in runs)
         peak = statistics.median(r["peak_mib"] for r in runs)
         side = f"{resolution}x{resolution}" if resolution else "native"
+        held = runs[0]["held_mib"]
         print(f"| {label} | {side} | {tuple(runs[0]['shape'])} | {load_s:.1f} | {peak:,.0f} |"
-              f" {peak - base:,.0f} |")  # fmt: skip
+              f" {peak - base:,.0f} | {held:,.0f} |")  # fmt: skip
     if temporary is not None:
         temporary.cleanup()
 

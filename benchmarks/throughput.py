@@ -22,8 +22,8 @@ search around it: the networks (and their hyperparameters) that a finished defau
 judged (``--study``: its study.db), spread over their flops, trained in fresh processes under
 each setting (torch threads, processes side by side, memory format) in interleaved rounds;
 images per second of training (validation excluded) summed over the processes. With
-``--old``, the old tree's trainer on the same networks too. ``--profile`` adds torch.profiler's
-top operators of one epoch of the median network.
+``--old``, the old tree's trainer on the same networks under each chosen setting too.
+``--profile`` adds torch.profiler's top operators of one epoch of the median network.
 
 ``efficiency``: per candidate, training FLOP/s (3 x forward multiply-adds x 2 x images / s:
 forward, and backward at twice the forward) against this machine's peak, measured in the
@@ -251,10 +251,12 @@ SETTINGS = {
 def steps(args: argparse.Namespace) -> None:
     candidates = candidates_of(args.study, args.candidates)
     settings = dict(SETTINGS)
-    if args.old:
-        settings["old tree: 1 process x 2 threads, NCHW"] = ("old", 1, 2, "nchw")
     sources = {"new": NEW, "old": Path(args.old).resolve() if args.old else NEW}
     chosen = [s for s in settings if not args.settings or s in args.settings.split(";")]
+    if args.old:  # each chosen setting on the old tree too
+        for label in list(chosen):
+            settings[f"old tree: {label}"] = ("old", *settings[label][1:])
+            chosen.append(f"old tree: {label}")
     # rate[setting][trial] = images/s over all processes, one entry per round
     rates: dict[str, dict[int, list[float]]] = {s: {} for s in chosen}
     accuracy: dict[str, dict[int, float]] = {s: {} for s in chosen}

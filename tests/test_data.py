@@ -42,7 +42,11 @@ def test_digits_is_the_builtin_default() -> None:
     assert (data.in_channels, data.input_size, data.num_classes) == (1, (8, 8), 10)
     # 1797 images: a fixed 20% test split (359), then 20% of the rest for validation
     assert len(data.y_test) == 359 and len(data.y_train) + len(data.y_val) == 1438
-    assert abs(data.x_train.mean().item()) < 1e-4 and abs(data.x_train.std().item() - 1) < 1e-3
+    # stored as uint8 (the digits' levels 0..16 times 15), normalised per batch to mean 0, std 1
+    assert data.x_train.dtype == torch.uint8 and int(data.x_train.pixels.max()) == 16 * 15
+    x = data.x_train.normalised()
+    assert x.dtype == torch.float32
+    assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
     assert not data.natural and data.y_train.dtype == torch.int64
 
 
@@ -53,7 +57,7 @@ def test_mnist_idx_files(tmp_path: Path, compress: bool) -> None:
     assert len(data.y_train) + len(data.y_val) == 60 and len(data.y_test) == 20
     assert data.input_size == (28, 28) and data.in_channels == 1
     fashion = load_dataset(f"fashion-mnist:{tmp_path}")
-    assert torch.equal(fashion.x_test, data.x_test)
+    assert torch.equal(fashion.x_test.pixels, data.x_test.pixels)
 
 
 @pytest.mark.parametrize(
@@ -163,10 +167,11 @@ def test_folder_memory_estimate_by_hand() -> None:
     from archsearch.data import PEAK_COPIES, folder_memory_bytes
 
     # 20,000 RGB images of 64x64: 3 x 64 x 64 = 12,288 values, 4 bytes each as float32 =
-    # 49,152 bytes an image, 983,040,000 for all; the peak is 1.75 such copies
-    assert PEAK_COPIES == 1.75
-    assert folder_memory_bytes(20_000, 3, (64, 64)) == 1_720_320_000
-    assert folder_memory_bytes(20_000, 3, (32, 32)) == 1_720_320_000 // 4
+    # 49,152 bytes an image, 983,040,000 for all; the peak is 0.75 such copies (the uint8
+    # images and their splits, half a copy, with a margin)
+    assert PEAK_COPIES == 0.75
+    assert folder_memory_bytes(20_000, 3, (64, 64)) == 737_280_000
+    assert folder_memory_bytes(20_000, 3, (32, 32)) == 737_280_000 // 4
 
 
 def test_a_folder_that_would_not_fit_is_refused_before_loading(
@@ -178,21 +183,21 @@ def test_a_folder_that_would_not_fit_is_refused_before_loading(
     from archsearch.cli import app
 
     root = _photo_folder(tmp_path / "photos")  # 2 classes x 5 RGB images of 16x16
-    # all 10 images at 16x16: 10 x 3 x 256 x 4 x 1.75 = 53,760 bytes; 50,000 available
-    monkeypatch.setattr(data_module, "available_memory_bytes", lambda: 50_000)
+    # all 10 images at 16x16: 10 x 3 x 256 x 4 x 0.75 = 23,040 bytes; 20,000 available
+    monkeypatch.setattr(data_module, "available_memory_bytes", lambda: 20_000)
     with pytest.raises(DataError) as refused:
         load_dataset(f"folder:{root}")
-    # the largest side that fits: sqrt(50,000 / (10 x 3 x 4 x 1.75)) = sqrt(238.1) = 15.4
+    # the largest side that fits: sqrt(20,000 / (10 x 3 x 4 x 0.75)) = sqrt(222.2) = 14.9
     assert str(refused.value) == (
         f"{root}: 10 images of 3x16x16 need about 0.0 GiB to load and 0.0 GiB is available:"
-        " search at a lower --resolution (at most ~15) or on fewer images (--train-limit)"
+        " search at a lower --resolution (at most ~14) or on fewer images (--train-limit)"
     )
-    # --resolution applies while loading: at 8x8 they need 13,440 bytes, and load
+    # --resolution applies while loading: at 8x8 they need 5,760 bytes, and load
     small = load_dataset(f"folder:{root}", resolution=8)
     assert small.input_size == (8, 8) and small.name == "folder@8x8"
     assert len(small.y_train) + len(small.y_val) + len(small.y_test) == 10
     # --train-limit: only the kept images are decoded. The test fifth is 1 per class (2),
-    # 4 of the other 8 are kept: 6 x 3 x 256 x 4 x 1.75 = 32,256 bytes, which fit
+    # 4 of the other 8 are kept: 6 x 3 x 256 x 4 x 0.75 = 13,824 bytes, which fit
     limited = load_dataset(f"folder:{root}", limit=4)
     assert len(limited.y_train) + len(limited.y_val) == 4 and len(limited.y_test) == 2
     # the CLI: one message naming the folder and the flags, exit 2
@@ -217,7 +222,8 @@ def test_a_folder_loads_as_before(tmp_path: Path) -> None:
     files = sorted((root / "cat").glob("*.png")) + sorted((root / "dog").glob("*.png"))
     raw = np.stack([np.asarray(Image.open(f), dtype=np.float64).transpose(2, 0, 1) for f in files])
     # each image of the three splits is one of the files, normalised by the same affine map
-    everything = torch.cat([data.x_train, data.x_val, data.x_test]).double().numpy()
+    splits = (data.x_train, data.x_val, data.x_test)
+    everything = torch.cat([s.normalised() for s in splits]).double().numpy()
     assert len(everything) == 12
     flat_raw, flat = raw.reshape(12, 3, -1), everything.reshape(12, 3, -1)
     for image in flat:
@@ -294,3 +300,45 @@ def test_search_fidelities_subset_per_class_and_resize() -> None:
     small = load_dataset("digits", resolution=4)
     assert small.input_size == (4, 4) and small.x_test.shape[2:] == (4, 4)
     assert small.name == "digits@4x4"
+
+
+def test_channel_statistics_in_chunks_by_hand() -> None:
+    from archsearch.data import channel_statistics
+
+    # 3 images of 2 channels x 1 x 2; channel 0 holds 0, 2 | 4, 6 | 8, 10: mean 5, variance
+    # (25 + 9 + 1 + 1 + 9 + 25) / 6 = 70 / 6, std 3.4157; channel 1 holds 7 everywhere: std 0
+    x = np.zeros((3, 2, 1, 2), dtype=np.uint8)
+    x[:, 0, 0] = [[0, 2], [4, 6], [8, 10]]
+    x[:, 1] = 7
+    for chunk in (1, 2, 4, 1 << 22):  # an image a chunk (merged), two images, all at once
+        mean, std = channel_statistics(x, np.arange(3), chunk_elements=chunk)
+        assert mean.tolist() == pytest.approx([5.0, 7.0])
+        assert std.tolist() == pytest.approx([(70 / 6) ** 0.5 + 1e-6, 1e-6])
+    # only the images given: the first two, channel 0 = 0, 2, 4, 6: mean 3, std sqrt(5)
+    mean, std = channel_statistics(x, np.array([0, 1]), chunk_elements=2)
+    assert (mean[0], std[0]) == pytest.approx((3.0, 5**0.5 + 1e-6))
+
+
+def test_images_keep_their_storage_through_subsets_joins_and_resizing() -> None:
+    from archsearch.data import Images
+
+    pixels = torch.tensor([[[[0, 255], [255, 0]]], [[[10, 20], [30, 40]]]], dtype=torch.uint8)
+    images = Images(pixels, torch.tensor([50.0]), torch.tensor([25.0]))
+    # what a network sees: (10 - 50) / 25 = -1.6 ... (40 - 50) / 25 = -0.4
+    assert images[1].flatten().tolist() == pytest.approx([-1.6, -1.2, -0.8, -0.4])
+    assert images.subset([1]).dtype == torch.uint8 and len(images.subset([1])) == 1
+    joined = images.concat(images.subset([0]))
+    assert joined.shape == (3, 1, 2, 2) and torch.equal(joined.pixels[2], pixels[0])
+    other = Images(pixels, torch.tensor([0.0]), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="different storage or normalisation"):
+        images.concat(other)
+    # to 1x1: the antialiased average, rounded to a whole level: (0 + 255 + 255 + 0) / 4 =
+    # 127.5 → 128 (round half to even gives 128), (10 + 20 + 30 + 40) / 4 = 25
+    small = images.resized(1)
+    assert small.dtype == torch.uint8 and small.pixels.flatten().tolist() == [128, 25]
+    assert small.mean.tolist() == [50.0]  # the statistics of the images as loaded
+    # a float tensor given as a split is taken as already normalised, as it was
+    given = torch.randn(4, 1, 2, 2)
+    assert torch.equal(Images.of(given)[:], given)
+    with pytest.raises(ValueError, match="uint8 images need the mean and std"):
+        Images(pixels)

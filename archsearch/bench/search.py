@@ -407,7 +407,7 @@ def _retrain_front(
     data = load_dataset(full.dataset, val_fraction=full.val_fraction, seed=0, limit=images)
     joined = replace(
         data,
-        x_train=torch.cat([data.x_train, data.x_val]),
+        x_train=data.x_train.concat(data.x_val),
         y_train=torch.cat([data.y_train, data.y_val]),
     )
     shape = (1, data.in_channels, *data.input_size)

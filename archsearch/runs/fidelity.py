@@ -400,9 +400,9 @@ def _subset(data: Dataset, images: int, val_fraction: float) -> Dataset:
     train = max(1, images - val)
     return replace(
         data,
-        x_train=data.x_train[:train],
+        x_train=data.x_train.subset(slice(0, train)),
         y_train=data.y_train[:train],
-        x_val=data.x_val[:val],
+        x_val=data.x_val.subset(slice(0, val)),
         y_val=data.y_val[:val],
     )
 

@@ -170,7 +170,7 @@ def final_data(chosen: Chosen, config: FinalConfig) -> Dataset:
         return data
     return replace(
         data,
-        x_train=torch.cat([data.x_train, data.x_val]),
+        x_train=data.x_train.concat(data.x_val),
         y_train=torch.cat([data.y_train, data.y_val]),
         x_val=data.x_test,
         y_val=data.y_test,

@@ -256,7 +256,8 @@ class OneShotEvaluator:
         self.calibration = data.x_train[order[:images]].to(device)
         self.calibration = self.calibration.contiguous(memory_format=memory_format_for(device))
         limit = len(data.y_val) if eval_images is None else min(eval_images, len(data.y_val))
-        self.x_val, self.y_val = data.x_val[:limit].to(device), data.y_val[:limit].to(device)
+        self.x_val = data.x_val.subset(slice(0, limit)).to(device)  # normalised per batch
+        self.y_val = data.y_val[:limit].to(device)
 
     def accuracy(self, path: SupernetPath, recalibrate: bool = True) -> float:
         network = PathNetwork(self.supernet, path)
