@@ -271,8 +271,7 @@ def requeue_lost_retries(study: optuna.Study) -> list[int]:
     interval = heartbeat_seconds(storage)
     if callback is None or not interval:
         return []
-    grace = getattr(_rdb(storage), "grace_period", None) or 2 * interval
-    settled_before = datetime.now() - timedelta(seconds=grace)
+    settled_before = datetime.now() - timedelta(seconds=_grace_seconds(storage, interval))
     trials = study.get_trials(deepcopy=False)
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
     retried |= {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
@@ -364,13 +363,19 @@ def stale_trials(study: optuna.Study) -> list[FrozenTrial]:
         return []
     stale = set(storage._get_stale_trial_ids(study._study_id))  # no public reader in Optuna
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    grace = getattr(_rdb(storage), "grace_period", None) or 2 * interval
-    silent_since = datetime.now() - timedelta(seconds=grace)  # Optuna's clock for the start
+    # Optuna's clock for the start
+    silent_since = datetime.now() - timedelta(seconds=_grace_seconds(storage, interval))
     old = [t for t in running if t.datetime_start is not None and t.datetime_start < silent_since]
     silent = {t._trial_id for t in old} - (
         _with_heartbeats(storage, [t._trial_id for t in old]) if old else set()
     )
     return [t for t in running if t._trial_id in stale | silent]
+
+
+def _grace_seconds(storage: optuna.storages.BaseStorage, interval: int) -> float:
+    """How long a trial may go without a heartbeat before it is stale: the storage's grace
+    period, else Optuna's default of two heartbeat intervals."""
+    return getattr(_rdb(storage), "grace_period", None) or 2 * interval
 
 
 def _rdb(storage: optuna.storages.BaseStorage) -> Any:

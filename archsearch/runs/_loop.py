@@ -10,6 +10,7 @@ import contextlib
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -197,7 +198,8 @@ def search(
         except Exception as error:
             # a searcher's complaint about a search cut short, or the study's database failing
             # to write: the full disk is what to report
-            full = full_disk[0] if full_disk else as_disk_full(error, ctx.weights_dir.parent)
+            where = Path.cwd() if ctx.weights_dir is None else ctx.weights_dir.parent
+            full = full_disk[0] if full_disk else as_disk_full(error, where)
             if full is not None:
                 raise full from error
             raise
